@@ -1,0 +1,1 @@
+"""Contracts between services: streams, subjects, events and the shared vocabulary."""

@@ -1,0 +1,1 @@
+"""What every EGSU TEK process shares: settings, errors, logging, telemetry and the service skeleton."""

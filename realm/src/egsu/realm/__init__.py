@@ -1,0 +1,1 @@
+"""The development realm: a Keycloak-compatible OIDC provider for the embedded setup."""
