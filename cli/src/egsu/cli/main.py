@@ -18,6 +18,17 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 app.add_typer(realm.app, name="realm")
+
+
+def _plugins() -> None:
+    """Sub-commands contributed by installed parts (``egsu.cli`` entry points: name = "module:typer_app")."""
+    from importlib.metadata import entry_points
+
+    for ep in sorted(entry_points(group="egsu.cli"), key=lambda e: e.name):
+        app.add_typer(ep.load(), name=ep.name)
+
+
+_plugins()
 console = Console()
 
 VAR = typer.Option(Path("var"), "--var", help="Data folder (PostgreSQL, NATS, object store, logs).")
