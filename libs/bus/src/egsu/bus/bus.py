@@ -342,9 +342,13 @@ class Bus:
             raise BusUnavailable("not connected")
         await self.js.account_info()
 
+    async def stop_consumers(self) -> None:
+        """Stop every consumer after the batch it holds."""
+        await asyncio.gather(*(c.stop() for c in self._consumers))
+
     async def close(self) -> None:
         """Stop consumers after their current batch, then drain the connection."""
-        await asyncio.gather(*(c.stop() for c in self._consumers))
+        await self.stop_consumers()
         if self._connect_task is not None and not self._connect_task.done():
             self._connect_task.cancel()
         if self.nc is not None and not self.nc.is_closed:
