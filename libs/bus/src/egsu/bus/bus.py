@@ -114,7 +114,7 @@ class Consumer:
         filter_subject: str,
         handler: BatchHandler,
         batch: int = 64,
-        ack_wait: float = 60.0,
+        ack_wait: float = 15.0,
         max_ack_pending: int = 2000,
         max_deliver: int = -1,
         fetch_timeout: float = 1.0,
@@ -154,6 +154,17 @@ class Consumer:
             self.filter_subject, durable=self.durable, stream=self.stream, config=config
         )
 
+    async def _keep_alive(self, deliveries: list[Delivery]) -> None:
+        """Tell JetStream the messages are still being worked on, so a short ack wait is safe.
+
+        A consumer that dies stops doing this, and its messages come back after ``ack_wait``.
+        """
+        while True:
+            await asyncio.sleep(self.ack_wait / 3)
+            for d in deliveries:
+                if not d.settled:
+                    await _touch(d)
+
     async def _run(self) -> None:
         sub = None
         while not self._stopping.is_set():
@@ -170,6 +181,7 @@ class Consumer:
                 await asyncio.sleep(0.5)
                 continue
             deliveries = [Delivery(m) for m in msgs]
+            keeper = asyncio.create_task(self._keep_alive(deliveries))
             try:
                 await self.handler(deliveries)
             except Exception:  # the handler failed: nothing is lost, the messages come back later
@@ -178,17 +190,23 @@ class Consumer:
                 )
                 for d in deliveries:
                     await _settle_quietly(d.nak(backoff(d.num_delivered)))
-            else:
-                unsettled = [d for d in deliveries if not d.settled]
-                if unsettled:
-                    log.error(
-                        "consumer %s: handler left %d messages unsettled",
-                        self.durable,
-                        len(unsettled),
-                    )
-                    for d in unsettled:
-                        await _settle_quietly(d.nak(1.0))
+            finally:
+                keeper.cancel()
+            unsettled = [d for d in deliveries if not d.settled]
+            if unsettled:
+                log.error(
+                    "consumer %s: handler left %d messages unsettled", self.durable, len(unsettled)
+                )
+                for d in unsettled:
+                    await _settle_quietly(d.nak(1.0))
             self.processed += len(deliveries)
+
+
+async def _touch(d: Delivery) -> None:
+    try:
+        await d.in_progress()
+    except (nats.errors.Error, OSError):
+        pass
 
 
 async def _settle_quietly(coro: Awaitable[None]) -> None:

@@ -51,7 +51,7 @@ def create_app() -> FastAPI:
             filter_subject=TELEMETRY_FILTER,
             handler=telemetry_handler(ingest),
             batch=settings.telemetry_batch,
-            ack_wait=120,
+            ack_wait=15,
         )
         checker = asyncio.create_task(
             overdue_loop(ingest, relay, settings.compliance_check_seconds)
