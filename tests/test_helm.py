@@ -1,5 +1,6 @@
-"""The Helm chart: rendered by Helm's own Go library (helm-python-sdk, no helm binary), every manifest
-validated against the Kubernetes schemas, and the rules an operator relies on checked in code."""
+"""The Helm chart: rendered by Helm's own Go library (helm-python-sdk, no helm binary), every
+manifest validated against the Kubernetes schemas, and what an operator relies on checked in code.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ import helm_python as helm
 import kubernetes_validate
 import pytest
 import yaml
-
 from egsu.core.settings import Settings
 from egsu.gateway.config import DEFAULT_AREAS
 from egsu.realm.export import keycloak_realm, secret_placeholder
@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CHART = ROOT / "helm" / "egsu"
 REALM_FILE = CHART / "files" / "realm-egsu.json"
 VALUES_FILES = {"default": None, "dev": "values-dev.yaml", "production": "values-production.yaml"}
-# The oldest Kubernetes the chart supports (Chart.yaml kubeVersion) and the newest schemas available.
+# The oldest Kubernetes the chart supports (Chart.yaml kubeVersion) and the newest schemas known.
 KUBE_VERSIONS = ("1.30.0", kubernetes_validate.utils.latest_version())
 # Custom resources have no schema in kubernetes-validate; these are checked by hand below.
 CUSTOM_KINDS = {("monitoring.coreos.com/v1", "ServiceMonitor")}
@@ -45,8 +45,13 @@ def values_of(flavour: str) -> dict[str, Any]:
 
 def render(values: dict[str, Any] | None = None, *, upgrade: bool = False) -> list[Doc]:
     with chart() as c:
-        out = c.render(values or {}, name=RELEASE, namespace=RELEASE, is_install=not upgrade,
-                       is_upgrade=upgrade)
+        out = c.render(
+            values or {},
+            name=RELEASE,
+            namespace=RELEASE,
+            is_install=not upgrade,
+            is_upgrade=upgrade,
+        )
     docs = []
     for template, text in sorted(out.items()):
         if template.endswith("NOTES.txt"):
@@ -118,7 +123,7 @@ def ports_of(rule: Doc) -> set[int | str]:
     return {p["port"] for p in rule.get("ports", [])}
 
 
-# --- rendering and schemas -------------------------------------------------------------------------
+# --- rendering and schemas -----------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("flavour", VALUES_FILES)
@@ -133,7 +138,10 @@ def test_every_manifest_is_valid_kubernetes(flavour: str, kube: str) -> None:
             kubernetes_validate.validate(k8s(doc), kube, strict=True)
         except kubernetes_validate.ValidationError as e:
             where = ".".join(str(p) for p in e.path)
-            pytest.fail(f"{doc['__template__']}: {doc['kind']}/{doc['metadata']['name']}: {where}: {e.message}")
+            pytest.fail(
+                f"{doc['__template__']}: {doc['kind']}/{doc['metadata']['name']}: "
+                f"{where}: {e.message}"
+            )
 
 
 @pytest.mark.parametrize("flavour", VALUES_FILES)
@@ -159,17 +167,27 @@ def test_helm_lint_finds_nothing_but_the_absent_optional_subcharts(flavour: str)
     name = VALUES_FILES[flavour]
     report = helm.lint(CHART, values_of(flavour) if name else None, strict=False, namespace=RELEASE)
     problems = [m for m in report["messages"] if m["severity"] >= 2]
-    assert all("missing these dependencies: nats,minio,keycloakx" in m["error"] for m in problems), problems
+    assert all(
+        "missing these dependencies: nats,minio,keycloakx" in m["error"] for m in problems
+    ), problems
     assert not report["errors"]
 
 
 def test_values_schema_is_closed_and_every_value_is_documented() -> None:
     schema = json.loads((CHART / "values.schema.json").read_text())
-    open_on_purpose = {"global", "nats", "minio", "keycloak"}  # Helm's globals; sub-charts' own values
+    open_on_purpose = {
+        "global",
+        "nats",
+        "minio",
+        "keycloak",
+    }  # Helm's globals; sub-charts' own values
 
     def walk(node: Doc, path: str) -> Iterator[str]:
         if node.get("type") == "object" and "properties" in node:
-            if path.rsplit(".", 1)[-1] not in open_on_purpose and node.get("additionalProperties") is not False:
+            if (
+                path.rsplit(".", 1)[-1] not in open_on_purpose
+                and node.get("additionalProperties") is not False
+            ):
                 yield f"{path} is not closed (additionalProperties: false)"
             for key, sub in node["properties"].items():
                 if not sub.get("description"):
@@ -182,7 +200,9 @@ def test_values_schema_is_closed_and_every_value_is_documented() -> None:
             yield from walk(node["items"], f"{path}[]")
 
     assert list(walk(schema, "values")) == []
-    assert set(schema["properties"]) - {"global"} == set(yaml.safe_load((CHART / "values.yaml").read_text()))
+    assert set(schema["properties"]) - {"global"} == set(
+        yaml.safe_load((CHART / "values.yaml").read_text())
+    )
 
 
 def test_misspelt_or_unsafe_values_are_refused() -> None:
@@ -191,13 +211,15 @@ def test_misspelt_or_unsafe_values_are_refused() -> None:
     with pytest.raises(helm.HelmValuesError, match="replicas"):
         render({"services": {"registry": {"enabled": True, "replicas": 0}}})
     with pytest.raises(helm.HelmValuesError, match="url"):
-        render({"database": {"existingSecret": "", "url": "postgresql://egsu:hunter2@db:5432/egsu"}})
+        render(
+            {"database": {"existingSecret": "", "url": "postgresql://egsu:hunter2@db:5432/egsu"}}
+        )
     # A URL without a password is fine when the database trusts the pod another way.
     docs = render({"database": {"existingSecret": "", "url": "postgresql://egsu@db:5432/egsu"}})
     registry = by_name(docs, "Deployment")[f"{RELEASE}-registry"]
-    assert env_of(registry["spec"]["template"]["spec"]["containers"][0])["EGSU_DATABASE_URL"]["value"] == (
-        "postgresql://egsu@db:5432/egsu"
-    )
+    assert env_of(registry["spec"]["template"]["spec"]["containers"][0])["EGSU_DATABASE_URL"][
+        "value"
+    ] == ("postgresql://egsu@db:5432/egsu")
 
 
 def test_optional_subcharts_are_declared_but_off_and_refused_when_absent() -> None:
@@ -205,13 +227,19 @@ def test_optional_subcharts_are_declared_but_off_and_refused_when_absent() -> No
     deps = {d.get("alias", d["name"]): d for d in declared}
     assert set(deps) == {"nats", "minio", "keycloak"}
     assert all(d["condition"] == f"{name}.enabled" for name, d in deps.items())
-    assert all(values_of(f).get(name, {}).get("enabled", False) is False for f in VALUES_FILES for name in deps)
+    assert all(
+        values_of(f).get(name, {}).get("enabled", False) is False
+        for f in VALUES_FILES
+        for name in deps
+    )
     for name in deps:
-        with pytest.raises(helm.HelmRenderError, match=f"{name}.enabled is true.*helm dependency update"):
+        with pytest.raises(
+            helm.HelmRenderError, match=f"{name}.enabled is true.*helm dependency update"
+        ):
             render({name: {"enabled": True}})
 
 
-# --- what every pod must be ------------------------------------------------------------------------
+# --- what every pod must be ----------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("flavour", VALUES_FILES)
@@ -232,29 +260,44 @@ def test_every_container_is_probed_limited_and_locked_down(flavour: str) -> None
             assert sc["capabilities"] == {"drop": ["ALL"]}, where
             assert {"cpu", "memory"} <= set(c["resources"]["limits"]), where
             assert {"cpu", "memory"} <= set(c["resources"]["requests"]), where
-            assert any(m["mountPath"] == "/tmp" and m["name"] in tmp_volumes for m in c["volumeMounts"]), where
+            assert any(
+                m["mountPath"] == "/tmp"  # noqa: S108 - the pod's own emptyDir
+                and m["name"] in tmp_volumes
+                for m in c["volumeMounts"]
+            ), where
             if owner["kind"] == "Deployment":
                 assert c["livenessProbe"]["httpGet"]["path"] == "/healthz", where
                 assert c["readinessProbe"]["httpGet"]["path"] == "/readyz", where
                 assert c["startupProbe"]["httpGet"]["path"] == "/healthz", where
-                assert c["ports"] == [{"name": "http", "containerPort": 8000, "protocol": "TCP"}], where
+                assert c["ports"] == [{"name": "http", "containerPort": 8000, "protocol": "TCP"}], (
+                    where
+                )
 
 
 @pytest.mark.parametrize("flavour", VALUES_FILES)
-def test_every_process_has_its_service_account_service_budget_and_network_policy(flavour: str) -> None:
+def test_every_process_has_its_service_account_service_budget_and_network_policy(
+    flavour: str,
+) -> None:
     docs = rendered(flavour)
     deployments = by_name(docs, "Deployment")
     policies = of_kind(docs, "NetworkPolicy")
     for name, d in deployments.items():
         labels = d["spec"]["template"]["metadata"]["labels"]
-        assert d["spec"]["template"]["spec"]["serviceAccountName"] in by_name(docs, "ServiceAccount")
+        assert d["spec"]["template"]["spec"]["serviceAccountName"] in by_name(
+            docs, "ServiceAccount"
+        )
         assert selects({"matchLabels": by_name(docs, "Service")[name]["spec"]["selector"]}, labels)
         assert selects(by_name(docs, "PodDisruptionBudget")[name]["spec"]["selector"], labels)
         governing = [p for p in policies if selects(p["spec"]["podSelector"], labels)]
         assert len(governing) == 1, f"{name}: {len(governing)} network policies"
         assert governing[0]["spec"]["policyTypes"] == ["Ingress", "Egress"]
-        assert d["spec"]["template"]["spec"]["topologySpreadConstraints"][0]["topologyKey"] == "kubernetes.io/hostname"
-    job_labels = by_name(docs, "Job")[f"{RELEASE}-migrate"]["spec"]["template"]["metadata"]["labels"]
+        assert (
+            d["spec"]["template"]["spec"]["topologySpreadConstraints"][0]["topologyKey"]
+            == "kubernetes.io/hostname"
+        )
+    job_labels = by_name(docs, "Job")[f"{RELEASE}-migrate"]["spec"]["template"]["metadata"][
+        "labels"
+    ]
     assert len([p for p in policies if selects(p["spec"]["podSelector"], job_labels)]) == 1
 
 
@@ -270,7 +313,11 @@ def test_no_secret_value_is_in_any_manifest() -> None:
             assert secret not in text, "a development client secret"
         exported = realm_of(docs)
         assert not any("credentials" in u for u in exported["users"]), "a user with a password"
-        assert all(c["secret"].startswith("${EGSU_CLIENT_SECRET_") for c in exported["clients"] if "secret" in c)
+        assert all(
+            c["secret"].startswith("${EGSU_CLIENT_SECRET_")
+            for c in exported["clients"]
+            if "secret" in c
+        )
         for _, template in pod_specs(docs):
             for c in template["spec"]["containers"]:
                 for name, e in env_of(c).items():
@@ -287,13 +334,15 @@ def test_secrets_come_from_the_named_existing_secrets() -> None:
                 if "valueFrom" in e:
                     ref = e["valueFrom"]["secretKeyRef"]
                     refs.setdefault(name, set()).add((ref["name"], ref["key"]))
-    assert refs["EGSU_DATABASE_URL"] == {("egsu-pg-app", "uri")}  # CloudNativePG's application Secret
+    assert refs["EGSU_DATABASE_URL"] == {
+        ("egsu-pg-app", "uri")
+    }  # CloudNativePG's application Secret
     assert refs["EGSU_NATS_PASSWORD"] == {("egsu-nats", "password")}
     assert refs["EGSU_S3_SECRET_KEY"] == {("egsu-object-store", "secretKey")}
     assert ("egsu-client-secrets", "EGSU_CLIENT_SECRET_EGSU_REGISTRY") in refs["EGSU_CLIENT_SECRET"]
 
 
-# --- network policies ------------------------------------------------------------------------------
+# --- network policies ----------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("flavour", VALUES_FILES)
@@ -313,12 +362,18 @@ def test_only_the_gateway_and_other_services_reach_a_service(flavour: str) -> No
         admitted = [peer for r in rules if "http" in ports_of(r) for peer in r["from"]]
         assert any(peer_admits(p, gateway) for p in admitted), name
         assert not any(peer_admits(p, stranger) or peer_admits(p, job) for p in admitted), name
-        others = [n for n, o in deployments.items() if o["spec"]["template"]["metadata"]["labels"]["egsu.kz/tier"] == "service"]
+        others = [
+            n
+            for n, o in deployments.items()
+            if o["spec"]["template"]["metadata"]["labels"]["egsu.kz/tier"] == "service"
+        ]
         if labels["egsu.kz/tier"] == "service":
             # services call each other with client-credentials tokens
             for other in others:
                 other_labels = deployments[other]["spec"]["template"]["metadata"]["labels"]
-                assert any(peer_admits(p, other_labels) for p in admitted), f"{other} cannot call {name}"
+                assert any(peer_admits(p, other_labels) for p in admitted), (
+                    f"{other} cannot call {name}"
+                )
     if flavour == "production":
         ingress = policies[f"{RELEASE}-gateway"]["spec"]["ingress"]
         assert all("from" in r for r in ingress)
@@ -326,14 +381,21 @@ def test_only_the_gateway_and_other_services_reach_a_service(flavour: str) -> No
 
 
 def test_callers_narrow_who_may_call_a_service() -> None:
-    docs = render({"services": {"audit": {"enabled": True}, "reports": {"enabled": True},
-                                "registry": {"enabled": True, "callers": ["reports"]}}})
+    docs = render(
+        {
+            "services": {
+                "audit": {"enabled": True},
+                "reports": {"enabled": True},
+                "registry": {"enabled": True, "callers": ["reports"]},
+            }
+        }
+    )
     deployments = by_name(docs, "Deployment")
     rules = by_name(docs, "NetworkPolicy")[f"{RELEASE}-registry"]["spec"]["ingress"]
     admitted = [peer for r in rules for peer in r["from"]]
     assert any(peer_admits(p, pod_labels(deployments, "reports")) for p in admitted)
     assert not any(peer_admits(p, pod_labels(deployments, "audit")) for p in admitted)
-    with pytest.raises(helm.HelmRenderError, match="callers names \"nobody\""):
+    with pytest.raises(helm.HelmRenderError, match='callers names "nobody"'):
         render({"services": {"registry": {"enabled": True, "callers": ["nobody"]}}})
 
 
@@ -343,7 +405,10 @@ def test_only_services_reach_postgresql_nats_and_the_object_store(flavour: str) 
     with chart() as c:
         values = c.merge_values(values_of(flavour))
     policies = by_name(docs, "NetworkPolicy")
-    backend_ports = {b: set(values["networkPolicy"]["egress"][b]["ports"]) for b in ("database", "bus", "objectStore")}
+    backend_ports = {
+        b: set(values["networkPolicy"]["egress"][b]["ports"])
+        for b in ("database", "bus", "objectStore")
+    }
     for name, d in by_name(docs, "Deployment").items():
         process = name.removeprefix(f"{RELEASE}-")
         entry = values["services"][process]
@@ -371,11 +436,17 @@ def test_production_backend_policy_admits_only_the_database_users() -> None:
     job = by_name(docs, "Job")[f"{RELEASE}-migrate"]["spec"]["template"]["metadata"]["labels"]
     assert any(peer_admits(p, job) for p in client_rule["from"])
     assert any(peer_admits(p, pod_labels(deployments, "registry")) for p in client_rule["from"])
-    assert not any(peer_admits(p, pod_labels(deployments, "gateway")) for r in policy["ingress"] for p in r["from"])
-    assert not any(peer_admits(p, pod_labels(deployments, "web")) for r in policy["ingress"] for p in r["from"])
+    assert not any(
+        peer_admits(p, pod_labels(deployments, "gateway"))
+        for r in policy["ingress"]
+        for p in r["from"]
+    )
+    assert not any(
+        peer_admits(p, pod_labels(deployments, "web")) for r in policy["ingress"] for p in r["from"]
+    )
 
 
-# --- production and development --------------------------------------------------------------------
+# --- production and development ------------------------------------------------------------------
 
 
 def test_production_is_highly_available() -> None:
@@ -387,10 +458,17 @@ def test_production_is_highly_available() -> None:
         spec = d["spec"]["template"]["spec"]
         floor = hpas[name]["spec"]["minReplicas"] if name in hpas else d["spec"]["replicas"]
         assert floor >= 2, name
-        assert "replicas" not in d["spec"] or name not in hpas, f"{name}: the autoscaler owns the replicas"
+        assert "replicas" not in d["spec"] or name not in hpas, (
+            f"{name}: the autoscaler owns the replicas"
+        )
         assert spec["affinity"]["podAntiAffinity"], name
-        spread = {c["topologyKey"]: c["whenUnsatisfiable"] for c in spec["topologySpreadConstraints"]}
-        assert spread == {"kubernetes.io/hostname": "DoNotSchedule", "topology.kubernetes.io/zone": "ScheduleAnyway"}
+        spread = {
+            c["topologyKey"]: c["whenUnsatisfiable"] for c in spec["topologySpreadConstraints"]
+        }
+        assert spread == {
+            "kubernetes.io/hostname": "DoNotSchedule",
+            "topology.kubernetes.io/zone": "ScheduleAnyway",
+        }
         assert d["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
         env = env_of(spec["containers"][0])
         if "EGSU_NATS_URL" in env:
@@ -409,7 +487,9 @@ def test_dev_runs_on_a_single_node() -> None:
         spec = d["spec"]["template"]["spec"]
         assert d["spec"]["replicas"] == 1
         assert "affinity" not in spec
-        assert all(c["whenUnsatisfiable"] == "ScheduleAnyway" for c in spec["topologySpreadConstraints"])
+        assert all(
+            c["whenUnsatisfiable"] == "ScheduleAnyway" for c in spec["topologySpreadConstraints"]
+        )
         env = env_of(spec["containers"][0])
         assert env["EGSU_ENVIRONMENT"]["value"] == "dev"
         if "EGSU_STREAM_REPLICAS" in env:
@@ -426,19 +506,38 @@ def test_adding_a_service_is_one_entry_in_values() -> None:
     assert c["args"][:2] == ["--factory", "egsu.tariffs.app:create_app"]
     env = env_of(c)
     assert env["EGSU_CLIENT_ID"]["value"] == "egsu-tariffs"
-    assert env["EGSU_CLIENT_SECRET"]["valueFrom"]["secretKeyRef"]["key"] == "EGSU_CLIENT_SECRET_EGSU_TARIFFS"
-    gateway = by_name(docs, "Deployment")[f"{RELEASE}-gateway"]["spec"]["template"]["spec"]["containers"][0]
+    assert (
+        env["EGSU_CLIENT_SECRET"]["valueFrom"]["secretKeyRef"]["key"]
+        == "EGSU_CLIENT_SECRET_EGSU_TARIFFS"
+    )
+    gateway = by_name(docs, "Deployment")[f"{RELEASE}-gateway"]["spec"]["template"]["spec"][
+        "containers"
+    ][0]
     services = json.loads(env_of(gateway)["EGSU_SERVICES"]["value"])
-    assert services == {"registry": f"http://{RELEASE}-registry:8000", "tariffs": f"http://{name}:8000"}
+    assert services == {
+        "registry": f"http://{RELEASE}-registry:8000",
+        "tariffs": f"http://{name}:8000",
+    }
     assert by_name(docs, "Service")[name]["spec"]["ports"][0]["port"] == 8000
 
 
 def test_autoscaled_processes_are_stateless_and_the_console_reaches_the_gateway() -> None:
     with pytest.raises(helm.HelmRenderError, match="autoscaling needs a stateless process"):
-        render({"services": {"registry": {"enabled": True, "stateless": False,
-                                          "autoscaling": {"enabled": True}}}})
+        render(
+            {
+                "services": {
+                    "registry": {
+                        "enabled": True,
+                        "stateless": False,
+                        "autoscaling": {"enabled": True},
+                    }
+                }
+            }
+        )
     docs = render({"services": {"web": {"enabled": True}}})
-    gateway = by_name(docs, "Deployment")[f"{RELEASE}-gateway"]["spec"]["template"]["spec"]["containers"][0]
+    gateway = by_name(docs, "Deployment")[f"{RELEASE}-gateway"]["spec"]["template"]["spec"][
+        "containers"
+    ][0]
     env = env_of(gateway)
     assert env["EGSU_WEB_URL"]["value"] == f"http://{RELEASE}-web:8000"
     assert "web" not in json.loads(env["EGSU_SERVICES"]["value"])  # the console is no API area
@@ -454,7 +553,7 @@ def test_every_gateway_area_and_installed_service_has_an_entry() -> None:
         assert values["services"][name]["enabled"], f"{name} exists but is not deployed by default"
 
 
-# --- migrations and upgrades -----------------------------------------------------------------------
+# --- migrations and upgrades ---------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("upgrade", [False, True])
@@ -467,21 +566,27 @@ def test_migrations_run_as_a_hook_before_install_and_upgrade(upgrade: bool) -> N
     for dep in (policy, sa):  # what the Job needs exists before it
         assert dep["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
         assert int(dep["metadata"]["annotations"]["helm.sh/hook-weight"]) < int(
-            job["metadata"]["annotations"]["helm.sh/hook-weight"])
+            job["metadata"]["annotations"]["helm.sh/hook-weight"]
+        )
     c = job["spec"]["template"]["spec"]["containers"][0]
     assert c["command"] == ["egsu", "migrate"]
     assert c["image"] == "egsu/migrate:0.1.0"
-    assert env_of(c)["EGSU_DATABASE_URL"]["valueFrom"]["secretKeyRef"] == {"name": "egsu-pg-app", "key": "uri"}
+    assert env_of(c)["EGSU_DATABASE_URL"]["valueFrom"]["secretKeyRef"] == {
+        "name": "egsu-pg-app",
+        "key": "uri",
+    }
     assert job["spec"]["template"]["spec"]["restartPolicy"] == "Never"
 
 
 def test_image_tag_follows_the_release() -> None:
     docs = render({"image": {"repository": "registry.egsu.kz/egsu", "tag": "1.4.2"}})
     images = {c["image"] for _, t in pod_specs(docs) for c in t["spec"]["containers"]}
-    assert images == {f"registry.egsu.kz/egsu/{n}:1.4.2" for n in ("gateway", "registry", "migrate")}
+    assert images == {
+        f"registry.egsu.kz/egsu/{n}:1.4.2" for n in ("gateway", "registry", "migrate")
+    }
 
 
-# --- the realm -------------------------------------------------------------------------------------
+# --- the realm -----------------------------------------------------------------------------------
 
 
 def test_realm_file_is_exactly_what_egsu_realm_export_prints() -> None:
@@ -538,7 +643,9 @@ def test_public_origins_join_the_console_redirect_uris() -> None:
     realm = realm_of(rendered("production"))
     console = next(c for c in realm["clients"] if c["clientId"] == "egsu-console")
     assert "https://egsu.example.kz/*" in console["redirectUris"]
-    assert "https://egsu.example.kz/*" in console["attributes"]["post.logout.redirect.uris"].split("##")
+    assert "https://egsu.example.kz/*" in console["attributes"]["post.logout.redirect.uris"].split(
+        "##"
+    )
     exported = json.loads(REALM_FILE.read_text(encoding="utf-8"))
     exported_console = next(c for c in exported["clients"] if c["clientId"] == "egsu-console")
     assert set(exported_console["redirectUris"]) < set(console["redirectUris"])
