@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from collections.abc import Iterator
 from functools import cache
 from importlib.metadata import entry_points
@@ -657,3 +658,43 @@ def test_public_origins_join_the_console_redirect_uris() -> None:
         c.pop("redirectUris", None)
         c["attributes"].pop("post.logout.redirect.uris", None)
     assert realm == exported
+
+
+def test_an_enabled_subchart_becomes_the_default_backend(tmp_path: Path) -> None:
+    # To this chart a downloaded sub-chart is only its presence in charts/; a bare one stands in.
+    copy = tmp_path / "egsu"
+    shutil.copytree(CHART, copy)
+    for chart_name in ("nats", "minio"):
+        (copy / "charts" / chart_name).mkdir(parents=True)
+        (copy / "charts" / chart_name / "Chart.yaml").write_text(
+            f"apiVersion: v2\nname: {chart_name}\nversion: 1.3.0\n"
+        )
+    values = {
+        "nats": {"enabled": True},
+        "bus": {"url": ""},
+        "minio": {"enabled": True},
+        "objectStore": {"endpoint": ""},
+    }
+    with helm.Chart.load(copy) as c:
+        out = c.render(values, name=RELEASE, namespace=RELEASE)
+    docs = [
+        d for k, t in out.items() if not k.endswith("NOTES.txt") for d in yaml.safe_load_all(t) if d
+    ]
+    registry = by_name(docs, "Deployment")[f"{RELEASE}-registry"]
+    env = env_of(registry["spec"]["template"]["spec"]["containers"][0])
+    assert env["EGSU_NATS_URL"]["value"] == f"nats://{RELEASE}-nats:4222"
+    assert env["EGSU_S3_ENDPOINT"]["value"] == f"http://{RELEASE}-minio:9000"
+    egress = by_name(docs, "NetworkPolicy")[f"{RELEASE}-registry"]["spec"]["egress"]
+    nats_rule = next(r for r in egress if ports_of(r) == {4222})
+    assert nats_rule["to"] == [
+        {
+            "podSelector": {
+                "matchLabels": {
+                    "app.kubernetes.io/name": "nats",
+                    "app.kubernetes.io/instance": RELEASE,
+                }
+            }
+        }
+    ]
+    with pytest.raises(helm.HelmRenderError, match=r"bus\.url is required"):
+        render({"bus": {"url": ""}})
