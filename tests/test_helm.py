@@ -17,6 +17,7 @@ import helm_python as helm
 import kubernetes_validate
 import pytest
 import yaml
+
 from egsu.core.settings import Settings
 from egsu.gateway.config import DEFAULT_AREAS
 from egsu.realm.export import keycloak_realm, secret_placeholder

@@ -27,6 +27,7 @@ import helm_python as helm
 import httpx
 import pytest
 import yaml
+
 from egsu.infra import InfraUrls
 from egsu.infra.process import free_port
 
@@ -97,6 +98,17 @@ def service_folders() -> dict[str, Path]:
     return out
 
 
+def workspace_packages() -> list[str]:
+    members = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["uv"]["workspace"][
+        "members"
+    ]
+    return sorted(
+        tomllib.loads(p.read_text())["project"]["name"]
+        for pattern in members
+        for p in ROOT.glob(f"{pattern}/pyproject.toml")
+    )
+
+
 def test_every_process_has_a_dockerfile_made_from_the_template() -> None:
     folders = service_folders()
     assert {"gateway", "registry"} <= set(folders)
@@ -128,6 +140,7 @@ def test_images_install_only_their_own_package_as_a_non_root_user() -> None:
             "--frozen",
             "--no-dev",
             "--no-editable",
+            "--no-cache",
             "--package",
             f"egsu-{name}",
         ]
@@ -195,14 +208,18 @@ def build_image_env(dockerfile: Path, venv: Path) -> Dockerfile:
         **os.environ,
         "UV_PROJECT_ENVIRONMENT": str(venv),
         "UV_PYTHON_DOWNLOADS": "never",
-        "UV_OFFLINE": "1",
         "VIRTUAL_ENV": "",
     }
+    # The image builds the workspace's packages with no cache (--no-cache); here the shared cache
+    # keeps the third-party wheels and the workspace's own packages are rebuilt from their sources.
+    args = [a for a in df.uv_syncs[-1] if a != "--no-cache"]
+    for member in workspace_packages():
+        args += ["--refresh-package", member]
     base = (
         Path(sys.base_prefix) / "bin" / f"python{sys.version_info.major}.{sys.version_info.minor}"
     )
     result = subprocess.run(
-        [uv(), "sync", *df.uv_syncs[-1], "--python", str(base), "--quiet"],
+        [uv(), "sync", *args, "--python", str(base), "--quiet"],
         cwd=ROOT,
         env=env,
         capture_output=True,
