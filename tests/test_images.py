@@ -328,6 +328,20 @@ def image_argv(cmd: list[str], port: int) -> list[str]:
     return argv
 
 
+ALL_PROCESSES = (
+    "gateway",
+    "web",
+    "registry",
+    "ingest",
+    "validation",
+    "measurements",
+    "monitoring",
+    "forecast",
+    "reports",
+    "audit",
+)
+
+
 @dataclass
 class Deployed:
     realm_issuer: str
@@ -367,11 +381,13 @@ def deployed(infra: InfraUrls, tmp_path_factory: pytest.TempPathFactory) -> Iter
     )
     procs = [realm]
     try:
+        # Two images stand for all: the gateway and one service (the others are the same template).
         values = {
             "environment": "test",
             "bus": {"url": infra.nats_url},
             "objectStore": {"endpoint": infra.s3_endpoint},
             "oidc": {"issuer": issuer},
+            "services": {n: {"enabled": n in ("gateway", "registry")} for n in ALL_PROCESSES},
         }
         secrets = {
             "egsu-database": {"url": infra.database_url},
