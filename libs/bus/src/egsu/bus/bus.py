@@ -131,6 +131,7 @@ class Consumer:
         self.fetch_timeout = fetch_timeout
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._sub: Any = None
         self.processed = 0
 
     def start(self) -> None:
@@ -167,11 +168,22 @@ class Consumer:
 
     async def _run(self) -> None:
         sub = None
+        try:
+            await self._loop()
+        finally:
+            if self._sub is not None:
+                try:
+                    await self._sub.unsubscribe()
+                except (nats.errors.Error, OSError):
+                    pass
+
+    async def _loop(self) -> None:
+        sub = None
         while not self._stopping.is_set():
             try:
                 if sub is None:
                     await self.bus.wait_connected()
-                    sub = await self._subscribe()
+                    sub = self._sub = await self._subscribe()
                 msgs = await sub.fetch(self.batch, timeout=self.fetch_timeout)
             except (TimeoutError, nats.errors.TimeoutError):
                 continue
