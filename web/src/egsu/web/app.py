@@ -1,0 +1,144 @@
+"""The console's app factory."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from urllib.parse import urlencode
+
+import httpx
+import plotly
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.gzip import GZipMiddleware
+
+from egsu.bus import Bus
+from egsu.core.errors import EgsuError
+from egsu.core.service import add_ready_check, create_service_app
+from egsu.core.settings import get_settings
+from egsu.web import auth, pages
+from egsu.web.config import WebSettings
+from egsu.web.console import Denied, PageNotFound, context
+from egsu.web.gateway import LoginRequired
+from egsu.web.oidc import OidcClient
+from egsu.web.sessions import KvStore, MemoryStore, Sessions
+
+log = logging.getLogger("egsu.web")
+STATIC = Path(__file__).with_name("static")
+PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+
+
+def create_app() -> FastAPI:
+    """The console's ASGI app."""
+    settings = get_settings(WebSettings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
+        app.state.http = httpx.AsyncClient(
+            base_url=settings.gateway_url.rstrip("/"), timeout=settings.api_timeout, limits=limits
+        )
+        app.state.http_idp = httpx.AsyncClient(timeout=10.0)
+        app.state.oidc = OidcClient(settings, app.state.http_idp)
+        bus = None
+        if settings.nats_url:
+            bus = Bus(settings)
+            await bus.connect()
+            kv = KvStore(bus, settings.session_max_seconds, settings.stream_replicas)
+            add_ready_check(app, "sessions", kv.ping)
+            store: KvStore | MemoryStore = kv
+        else:
+            store = MemoryStore(settings.session_max_seconds)
+        app.state.sessions = Sessions(
+            store, settings.session_idle_seconds, settings.session_max_seconds
+        )
+        try:
+            yield
+        finally:
+            if bus is not None:
+                await bus.close()
+            await app.state.http.aclose()
+            await app.state.http_idp.aclose()
+
+    app = create_service_app(
+        settings=settings,
+        title="EGSU TEK console",
+        description="The web console: dashboards, the subject's cabinet, the open-data portal.",
+        routers=[auth.router, *pages.routers],
+        lifespan=lifespan,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.add_middleware(GZipMiddleware, minimum_size=1024)
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
+        resp: Response = await call_next(request)
+        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        resp.headers.setdefault("X-Frame-Options", "DENY")
+        resp.headers.setdefault("Referrer-Policy", "same-origin")
+        if request.url.path.startswith("/static/"):
+            resp.headers["Cache-Control"] = "public, max-age=86400"
+        return resp
+
+    @app.get("/static/vendor/plotly.min.js", include_in_schema=False)
+    async def plotly_js() -> Response:
+        from fastapi.responses import FileResponse
+
+        return FileResponse(PLOTLY_JS, media_type="text/javascript")
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    install_page_errors(app)
+    return app
+
+
+def install_page_errors(app: FastAPI) -> None:
+    """Errors of a page are pages too, in the user's language; never a stack trace."""
+
+    @app.exception_handler(LoginRequired)
+    async def _login(request: Request, exc: LoginRequired) -> Response:
+        target = request.url.path
+        if request.url.query:
+            target += "?" + request.url.query
+        nxt = target if request.method == "GET" else "/"
+        resp = RedirectResponse("/login?" + urlencode({"next": nxt}), status_code=303)
+        resp.delete_cookie(request.app.state.settings.session_cookie, path="/")
+        return resp
+
+    @app.exception_handler(Denied)
+    async def _denied(request: Request, exc: Denied) -> Response:
+        ctx = await context(request)
+        return ctx.render("error.html", 403, code=403, screen=exc.screen)
+
+    @app.exception_handler(PageNotFound)
+    async def _not_found(request: Request, exc: PageNotFound) -> Response:
+        ctx = await context(request)
+        return ctx.render("error.html", 404, code=404, what=exc.what)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        ctx = await context(request)
+        code = exc.status_code if exc.status_code in (404, 405) else 400
+        return ctx.render("error.html", code, code=code)
+
+    @app.exception_handler(EgsuError)
+    async def _egsu(request: Request, exc: EgsuError) -> Response:
+        ctx = await context(request)
+        if exc.status == 503:
+            return ctx.render("error.html", 503, code=503)
+        return ctx.render("error.html", exc.status, code=exc.status)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("page %s %s failed", request.method, request.url.path)
+        try:
+            ctx = await context(request)
+            return ctx.render("error.html", 500, code=500)
+        except Exception:  # the error page itself failed: say so plainly, still no trace
+            log.exception("the error page failed too")
+            return Response("Internal error", status_code=500, media_type="text/plain")
