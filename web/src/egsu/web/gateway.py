@@ -115,7 +115,7 @@ class Api:
         self.lang = lang
         self._refresh_lock = asyncio.Lock()
 
-    async def _token(self) -> str | None:
+    async def token(self) -> str | None:
         s = self.session
         if s is None:
             return None
@@ -161,7 +161,7 @@ class Api:
         """The gateway's answer; renews the token once if the gateway says it expired."""
         params = {k: v for k, v in (params or {}).items() if v is not None and v != ""}
         for attempt in (0, 1):
-            token = await self._token()
+            token = await self.token()
             h = {"Accept-Language": self.lang, **(headers or {})}
             if token:
                 h["Authorization"] = f"Bearer {token}"
