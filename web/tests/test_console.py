@@ -35,3 +35,86 @@ def test_ministry_sees_the_overview_in_three_languages(stack: Stack, ministry_co
     # the choice is remembered
     r = ministry_console.get("/registry")
     assert '<html lang="en">' in r.text
+
+
+ROLE_SCREENS = {
+    # path: roles that may open it
+    "/overview": {"ministry", "operator", "government"},
+    "/regions/550000000": {"ministry", "operator", "government"},
+    "/registry": {"ministry", "operator", "government"},
+    "/registry/subjects/new": {"ministry"},
+    "/alarms": {"ministry", "operator", "government", "subject"},
+    "/corrections": {"ministry", "operator", "subject"},
+    "/reports": {"ministry", "operator", "government", "subject"},
+    "/forecast": {"ministry", "operator", "government"},
+    "/audit": {"ministry", "auditor"},
+    "/cabinet": {"subject"},
+    "/open": {"ministry", "operator", "government", "subject", "auditor"},
+}
+
+
+def test_every_screen_admits_its_roles_and_refuses_the_others(stack: Stack) -> None:
+    world = World(stack)
+    users = {
+        "ministry": "ministry",
+        "operator": "operator",
+        "government": "government",
+        "auditor": "auditor",
+        "subject": world.user,
+    }
+    for role, username in users.items():
+        c = login(stack, username, lang="kk")
+        try:
+            for path, roles in ROLE_SCREENS.items():
+                r = c.get(path)
+                if role in roles:
+                    assert r.status_code == 200, (role, path, r.status_code, r.text[-500:])
+                else:
+                    assert r.status_code == 403, (role, path, r.status_code)
+                    assert "Қолжетімділік жоқ" in r.text  # the 403 page speaks the user's language
+                assert "Traceback" not in r.text
+        finally:
+            c.close()
+
+
+def test_subject_uploads_a_csv_and_sees_its_receipt(stack: Stack) -> None:
+    world = World(stack, interval_min=15, criticality=2, quantities=["active_export"])
+    c = login(stack, world.user, lang="ru")
+    ends = grid(datetime.now(UTC) - timedelta(hours=2), 4, 15)
+    rows = ["point,quantity,ts,value,unit"] + [
+        f"{world.point_code},active_export,{kz(t)},{100 + i},kWh" for i, t in enumerate(ends)
+    ]
+    rows.append(f"NO-SUCH-POINT,active_export,{kz(ends[0])},1,kWh")
+    r = c.post(
+        "/cabinet/upload",
+        files={"file": ("readings.csv", "\n".join(rows).encode(), "text/csv")},
+        data={"csrf": _csrf(c)},
+    )
+    assert r.status_code == 303, r.text
+    receipt = c.get(r.headers["location"])
+    assert receipt.status_code == 200
+    assert "Квитанция" in receipt.text
+    assert 'id="accepted">4<' in receipt.text
+    assert 'id="rejected">1<' in receipt.text
+    assert "неизвестная точка учёта" in receipt.text
+    cabinet = c.get("/cabinet")
+    assert r.headers["location"].split("/")[-1].split("?")[0][:8] in cabinet.text
+    # another subject cannot see that receipt
+    other = World(stack)
+    c2 = login(stack, other.user)
+    assert c2.get(r.headers["location"]).status_code == 404
+    assert c2.get(f"/points/{world.point_code}").status_code == 404
+
+
+def test_unavailable_services_show_a_panel_not_an_error(ministry_console: httpx.Client) -> None:
+    for path in ("/forecast", "/audit", "/reports", "/corrections", "/alarms"):
+        r = ministry_console.get(path, params={"lang": "en"})
+        assert r.status_code == 200, (path, r.text[-400:])
+        assert "Not available yet" in r.text or "notice" not in r.text
+
+
+def _csrf(c: httpx.Client) -> str:
+    import re
+
+    page = c.get("/cabinet")
+    return re.search(r'name="csrf" value="([^"]+)"', page.text)[1]

@@ -114,8 +114,8 @@ class Ctx:
             return str(obj.get("name_en") or obj.get("name_ru") or "")
         return str(obj.get("name_ru") or "")
 
-    def render(self, template: str, status: int = 200, **values: Any) -> HTMLResponse:
-        return render(self, template, status, **values)
+    def render(self, template: str, status_code: int = 200, **values: Any) -> HTMLResponse:
+        return render(self, template, status_code, **values)
 
 
 async def context(request: Request) -> Ctx:
@@ -170,7 +170,7 @@ def lang_links(request: Request) -> list[tuple[str, str, str]]:
     return out
 
 
-def render(ctx: Ctx, template: str, status: int = 200, **values: Any) -> HTMLResponse:
+def render(ctx: Ctx, template: str, status_code: int = 200, **values: Any) -> HTMLResponse:
     request = ctx.request
     _ = ctx.lang.gettext
     nav = [
@@ -198,7 +198,7 @@ def render(ctx: Ctx, template: str, status: int = 200, **values: Any) -> HTMLRes
             "qname": lambda code: quantity_name(ctx.lang, code),
             **values,
         },
-        status_code=status,
+        status_code=status_code,
     )
     if request.query_params.get("lang") == ctx.lang.code:
         resp.set_cookie(

@@ -97,7 +97,7 @@ async def region(
         raise PageNotFound()
     series, view = await _group_page(ctx, "region", f"regions/{kato}", resolution)
     more = await ctx.api.many(
-        subjects=ctx.api.get(f"{R}/subjects", region_kato=kato, limit=200, sort="name_ru"),
+        subjects=ctx.api.get(f"{R}/subjects", region_kato=kato, limit=200, sort="name"),
         facilities=ctx.api.get(f"{R}/facilities", region_kato=kato, limit=200),
         alarms=ctx.api.get("/api/v1/monitoring/alarms", region_kato=kato, state="active", limit=20),
         quality=ctx.api.get(f"{M}/quality/regions/{kato}"),
