@@ -99,11 +99,15 @@ def test_subject_uploads_a_csv_and_sees_its_receipt(stack: Stack) -> None:
     assert "неизвестная точка учёта" in receipt.text
     cabinet = c.get("/cabinet")
     assert r.headers["location"].split("/")[-1].split("?")[0][:8] in cabinet.text
-    # another subject cannot see that receipt
+    c.close()
+    # another subject sees neither that receipt nor the point
     other = World(stack)
     c2 = login(stack, other.user)
-    assert c2.get(r.headers["location"]).status_code == 404
-    assert c2.get(f"/points/{world.point_code}").status_code == 404
+    try:
+        assert c2.get(r.headers["location"]).status_code == 404
+        assert c2.get(f"/points/{world.point_code}").status_code == 404
+    finally:
+        c2.close()
 
 
 def test_unavailable_services_show_a_panel_not_an_error(ministry_console: httpx.Client) -> None:

@@ -1,0 +1,142 @@
+"""The console in a real browser (Debian's Chromium, headless): login per role, language switch,
+CSV upload with its receipt, and screenshots of the main screens in test-artifacts/."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from egsu.testing.stack import Stack
+from egsu.testing.world import World, grid, kz
+
+from .conftest import console_url
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+pytestmark = [
+    pytest.mark.stack,
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not Path(CHROMIUM).exists(),
+        reason="browser tests skipped: no Chromium at /usr/bin/chromium (apt-get install chromium)",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--disable-background-networking",
+                "--no-first-run",
+            ],
+        )
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def sign_in(browser: object, stack: Stack, username: str, lang: str = "ru", width: int = 1440) -> object:
+    ctx = browser.new_context(viewport={"width": width, "height": 900}, locale=lang)  # type: ignore[attr-defined]
+    page = ctx.new_page()
+    page.goto(f"{console_url(stack)}/?lang={lang}")
+    page.wait_for_selector("#username", timeout=10000) if page.locator("#username").count() == 0 else None
+    assert page.locator("#username").count(), page.url + "\n" + page.content()[:2000]
+    page.fill("#username", username)
+    page.fill("#password", "demo")
+    page.click("button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    return page
+
+
+def shot(page: object, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)  # type: ignore[attr-defined]
+
+
+def test_ministry_overview_language_switch_and_screens(browser: object, stack: Stack) -> None:
+    world = World(stack, interval_min=15, criticality=2, quantities=["active_import", "active_export"])
+    _seed(stack, world)
+    page = sign_in(browser, stack, "ministry", "ru")
+    assert page.locator("h1").first.inner_text() == "Обзор"
+    assert page.locator("nav.mainnav").get_by_text("Реестр").is_visible()
+    page.wait_for_selector("#national-load .main-svg", timeout=15000)
+    shot(page, "overview-ru")
+    page.click("nav.langs a[hreflang=kk]")
+    page.wait_for_load_state("networkidle")
+    assert page.locator("h1").first.inner_text() == "Шолу"
+    shot(page, "overview-kk")
+    page.goto(f"{console_url(stack)}/points/{world.point_code}")
+    assert "Есепке алу нүктесі" in page.locator("h1").inner_text()  # the choice is remembered
+    page.click("nav.langs a[hreflang=en]")
+    page.wait_for_selector("#point-series .main-svg", timeout=15000)
+    shot(page, "point-en")
+    page.goto(f"{console_url(stack)}/regions/{world.region}")
+    page.wait_for_load_state("networkidle")
+    shot(page, "region-en")
+    page.goto(f"{console_url(stack)}/registry")
+    shot(page, "registry-en")
+    page.goto(f"{console_url(stack)}/forecast")
+    assert page.get_by_text("Not available yet").first.is_visible() or page.locator("#forecast").count()
+    page.context.close()
+
+
+def test_subject_uploads_csv_in_the_browser_and_cannot_open_the_registry(
+    browser: object, stack: Stack, tmp_path: Path
+) -> None:
+    world = World(stack, interval_min=15, criticality=2, quantities=["active_export"])
+    page = sign_in(browser, stack, world.user, "kk", width=1024)  # a tablet in landscape
+    assert page.url.endswith("/cabinet")
+    assert page.locator("nav.mainnav").get_by_text("Тізілім").count() == 0
+    ends = grid(datetime.now(UTC) - timedelta(hours=3), 6, 15)
+    csv = tmp_path / "readings.csv"
+    csv.write_text(
+        "point,quantity,ts,value,unit\n"
+        + "\n".join(f"{world.point_code},active_export,{kz(t)},{50 + i},kWh" for i, t in enumerate(ends))
+    )
+    page.set_input_files("#csv-file", str(csv))
+    page.click("form.upload button[type=submit]")
+    page.wait_for_url("**/receipts/**")
+    assert page.locator("#accepted").inner_text() == "6"
+    shot(page, "receipt-kk")
+    page.goto(f"{console_url(stack)}/cabinet")
+    shot(page, "cabinet-kk")
+    resp = page.goto(f"{console_url(stack)}/registry")
+    assert resp.status == 403
+    assert "Қолжетімділік жоқ" in page.locator("h1").inner_text()
+    shot(page, "forbidden-kk")
+    page.context.close()
+
+
+def _seed(stack: Stack, world: World) -> None:
+    """Two days of hourly-ish readings for the world's point, so charts have something to draw."""
+    ends = grid(datetime.now(UTC) - timedelta(days=2), 4 * 48 - 2, 15)
+    readings = []
+    for i, t in enumerate(ends):
+        base = 800 + 300 * ((i % 96) / 96)
+        readings.append({"point": world.point_code, "quantity": "active_export", "ts": kz(t), "value": base})
+        readings.append({"point": world.point_code, "quantity": "active_import", "ts": kz(t), "value": base * 0.6})
+    with stack.sync_client(world.user) as c:
+        r = c.post("/api/v1/ingest/readings", json={"readings": readings})
+        assert r.status_code == 202, r.text
+        rid = r.json()["receipt_id"]
+        import time
+
+        for _ in range(100):
+            if c.get(f"/api/v1/measurements/batches/{rid}").status_code == 200:
+                break
+            time.sleep(0.1)
