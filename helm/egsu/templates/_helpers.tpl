@@ -210,6 +210,13 @@ egsu.kz/tier: {{ .tier }}
     secretKeyRef:
       name: {{ required "oidc.clientSecretsSecret is required" $v.oidc.clientSecretsSecret }}
       key: {{ printf "EGSU_CLIENT_SECRET_EGSU_%s" (.name | upper | replace "-" "_") }}
+{{- if eq .name "web" }}
+- name: EGSU_CONSOLE_CLIENT_SECRET
+  valueFrom:
+    secretKeyRef:
+      name: {{ $v.oidc.clientSecretsSecret }}
+      key: EGSU_CLIENT_SECRET_EGSU_CONSOLE
+{{- end }}
 {{- end }}
 {{- range $k, $val := $p.env }}
 - name: {{ $k }}
