@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
@@ -89,8 +90,10 @@ class Lang:
     def percent(self, share: Any, digits: int = 1) -> str:
         if share is None:
             return "—"
-        fmt = "#,##0" + ("." + "0" * digits if digits else "") + "%"
-        return format_percent(share, format=fmt, locale=self.locale)
+        pattern = self.locale.percent_formats[None].pattern.split(";")[0]
+        if digits:
+            pattern = re.sub(r"0(?=[^0-9.]*%)", "0." + "0" * digits, pattern, count=1)
+        return format_percent(share, format=pattern, locale=self.locale)
 
     def energy(self, kwh: Any, *, power: bool = False) -> str:
         """kWh (or kW with power=True) scaled to a readable unit: kWh, MWh, GWh."""
