@@ -70,7 +70,12 @@ async def send_day(stack, subjects: list[tuple[str, str, list[str]]]) -> int:
     receipts = []
     for _, user, codes in subjects:
         readings = [
-            {"point": code, "quantity": q, "ts": kz(t), "value": 200.0 + (i % 96) * (3 if q == "active_export" else 2)}
+            {
+                "point": code,
+                "quantity": q,
+                "ts": kz(t),
+                "value": 200.0 + (i % 96) * (3 if q == "active_export" else 2),
+            }
             for code in codes
             for i, t in enumerate(ends)
             for q in ("active_import", "active_export")
@@ -78,7 +83,9 @@ async def send_day(stack, subjects: list[tuple[str, str, list[str]]]) -> int:
         total += len(readings)
         async with stack.client(user) as c:
             for k in range(0, len(readings), 20000):
-                r = await c.post("/api/v1/ingest/readings", json={"readings": readings[k : k + 20000]})
+                r = await c.post(
+                    "/api/v1/ingest/readings", json={"readings": readings[k : k + 20000]}
+                )
                 assert r.status_code == 202, r.text
                 receipts.append((user, r.json()["receipt_id"]))
     for user, rid in receipts:
@@ -117,7 +124,9 @@ def main() -> None:
         t1 = time.perf_counter()
         readings = asyncio.run(send_day(stack, subjects))
         t2 = time.perf_counter()
-        print(f"registered {n_points} points in {t1 - t0:.1f} s; {readings} readings stored in {t2 - t1:.1f} s")
+        print(
+            f"registered {n_points} points in {t1 - t0:.1f} s; {readings} readings stored in {t2 - t1:.1f} s"
+        )
         c = login(f"http://localhost:{stack.port}", "ministry")
         server, wall = [], []
         for i in range(args.requests + 2):

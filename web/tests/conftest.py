@@ -17,7 +17,7 @@ def console_url(stack: Stack) -> str:
     return f"http://localhost:{stack.port}"
 
 
-def login(stack: Stack, username: str, password: str = "demo", lang: str = "en") -> httpx.Client:
+def login(stack: Stack, username: str, password: str = "demo", lang: str = "en") -> httpx.Client:  # noqa: S107
     """An HTTP client holding a console session of ``username`` (code flow with PKCE, as a browser)."""
     c = httpx.Client(base_url=console_url(stack), timeout=30, cookies={"egsu_lang": lang})
     r = c.get("/login", params={"next": "/"})

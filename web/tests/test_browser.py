@@ -50,11 +50,15 @@ def browser() -> Iterator[object]:
             b.close()
 
 
-def sign_in(browser: object, stack: Stack, username: str, lang: str = "ru", width: int = 1440) -> object:
+def sign_in(
+    browser: object, stack: Stack, username: str, lang: str = "ru", width: int = 1440
+) -> object:
     ctx = browser.new_context(viewport={"width": width, "height": 900}, locale=lang)  # type: ignore[attr-defined]
     page = ctx.new_page()
     page.goto(f"{console_url(stack)}/?lang={lang}")
-    page.wait_for_selector("#username", timeout=10000) if page.locator("#username").count() == 0 else None
+    page.wait_for_selector("#username", timeout=10000) if page.locator(
+        "#username"
+    ).count() == 0 else None
     assert page.locator("#username").count(), page.url + "\n" + page.content()[:2000]
     page.fill("#username", username)
     page.fill("#password", "demo")
@@ -69,7 +73,9 @@ def shot(page: object, name: str) -> None:
 
 
 def test_ministry_overview_language_switch_and_screens(browser: object, stack: Stack) -> None:
-    world = World(stack, interval_min=15, criticality=2, quantities=["active_import", "active_export"])
+    world = World(
+        stack, interval_min=15, criticality=2, quantities=["active_import", "active_export"]
+    )
     _seed(stack, world)
     page = sign_in(browser, stack, "ministry", "ru")
     assert page.locator("h1").first.inner_text() == "Обзор"
@@ -91,7 +97,10 @@ def test_ministry_overview_language_switch_and_screens(browser: object, stack: S
     page.goto(f"{console_url(stack)}/registry")
     shot(page, "registry-en")
     page.goto(f"{console_url(stack)}/forecast")
-    assert page.get_by_text("Not available yet").first.is_visible() or page.locator("#forecast").count()
+    assert (
+        page.get_by_text("Not available yet").first.is_visible()
+        or page.locator("#forecast").count()
+    )
     page.context.close()
 
 
@@ -106,7 +115,9 @@ def test_subject_uploads_csv_in_the_browser_and_cannot_open_the_registry(
     csv = tmp_path / "readings.csv"
     csv.write_text(
         "point,quantity,ts,value,unit\n"
-        + "\n".join(f"{world.point_code},active_export,{kz(t)},{50 + i},kWh" for i, t in enumerate(ends))
+        + "\n".join(
+            f"{world.point_code},active_export,{kz(t)},{50 + i},kWh" for i, t in enumerate(ends)
+        )
     )
     page.set_input_files("#csv-file", str(csv))
     page.click("form.upload button[type=submit]")
@@ -128,8 +139,17 @@ def _seed(stack: Stack, world: World) -> None:
     readings = []
     for i, t in enumerate(ends):
         base = 800 + 300 * ((i % 96) / 96)
-        readings.append({"point": world.point_code, "quantity": "active_export", "ts": kz(t), "value": base})
-        readings.append({"point": world.point_code, "quantity": "active_import", "ts": kz(t), "value": base * 0.6})
+        readings.append(
+            {"point": world.point_code, "quantity": "active_export", "ts": kz(t), "value": base}
+        )
+        readings.append(
+            {
+                "point": world.point_code,
+                "quantity": "active_import",
+                "ts": kz(t),
+                "value": base * 0.6,
+            }
+        )
     with stack.sync_client(world.user) as c:
         r = c.post("/api/v1/ingest/readings", json={"readings": readings})
         assert r.status_code == 202, r.text

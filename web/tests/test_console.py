@@ -22,11 +22,15 @@ def test_anonymous_is_sent_to_the_realm_login(stack: Stack) -> None:
         r = c.get("/login?next=/registry")
         assert r.status_code == 303
         target = r.headers["location"]
-        assert target.startswith(f"http://localhost:{stack.port}/realms/egsu/protocol/openid-connect/auth")
+        assert target.startswith(
+            f"http://localhost:{stack.port}/realms/egsu/protocol/openid-connect/auth"
+        )
         assert "code_challenge_method=S256" in target and "client_id=egsu-console" in target
 
 
-def test_ministry_sees_the_overview_in_three_languages(stack: Stack, ministry_console: httpx.Client) -> None:
+def test_ministry_sees_the_overview_in_three_languages(
+    stack: Stack, ministry_console: httpx.Client
+) -> None:
     for lang, words in (("ru", "Обзор"), ("kk", "Шолу"), ("en", "Overview")):
         r = ministry_console.get("/", params={"lang": lang})
         assert r.status_code == 200, r.text

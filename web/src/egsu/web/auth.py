@@ -58,9 +58,7 @@ async def login(request: Request, ctx: Anyone, next: str | None = None) -> Respo
     sessions: Sessions = request.app.state.sessions
     verifier, challenge = pkce_pair()
     state, nonce = secrets.token_urlsafe(24), secrets.token_urlsafe(16)
-    await sessions.put_pending(
-        PendingLogin(state, verifier, nonce, safe_next(next), ctx.lang.code)
-    )
+    await sessions.put_pending(PendingLogin(state, verifier, nonce, safe_next(next), ctx.lang.code))
     url = await oidc.authorization_url(
         f"{public_base(request)}/auth/callback", state, challenge, nonce, ctx.lang.code
     )
@@ -88,7 +86,9 @@ async def callback(
         )
     oidc: OidcClient = request.app.state.oidc
     try:
-        tokens = await oidc.exchange(code, f"{public_base(request)}/auth/callback", pending.verifier)
+        tokens = await oidc.exchange(
+            code, f"{public_base(request)}/auth/callback", pending.verifier
+        )
     except LoginFailed as exc:
         log.warning("code exchange refused: %s", exc)
         return ctx.render(
@@ -161,5 +161,3 @@ async def _backchannel_logout(request: Request, oidc: OidcClient, refresh_token:
         )
     except httpx.HTTPError as exc:  # the browser's redirect still ends the session
         log.info("back-channel logout failed: %s", exc)
-
-

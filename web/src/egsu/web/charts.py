@@ -17,7 +17,12 @@ PALETTE = {
     "missing": "#7f8c8d",
     "valid": "#1f6fb2",
 }
-QUALITY_SYMBOL = {"estimated": "diamond", "edited": "square", "suspect": "x", "missing": "circle-open"}
+QUALITY_SYMBOL = {
+    "estimated": "diamond",
+    "edited": "square",
+    "suspect": "x",
+    "missing": "circle-open",
+}
 
 
 def local_ts(value: Any) -> str | None:
@@ -26,7 +31,9 @@ def local_ts(value: Any) -> str | None:
     return dt.astimezone(KZ).strftime("%Y-%m-%d %H:%M:%S") if dt else None
 
 
-def layout(L: Lang, *, y_title: str = "", height: int = 320, stacked: bool = False) -> dict[str, Any]:
+def layout(
+    L: Lang, *, y_title: str = "", height: int = 320, stacked: bool = False
+) -> dict[str, Any]:
     sep = ", " if L.code in ("ru", "kk") else ".,"
     return {
         "height": height,
@@ -34,7 +41,11 @@ def layout(L: Lang, *, y_title: str = "", height: int = 320, stacked: bool = Fal
         "separators": sep,
         "paper_bgcolor": "rgba(0,0,0,0)",
         "plot_bgcolor": "rgba(0,0,0,0)",
-        "font": {"family": "Inter, 'Segoe UI', Roboto, Arial, sans-serif", "size": 12, "color": "#1d2b3a"},
+        "font": {
+            "family": "Inter, 'Segoe UI', Roboto, Arial, sans-serif",
+            "size": 12,
+            "color": "#1d2b3a",
+        },
         "hovermode": "x unified",
         "legend": {"orientation": "h", "y": -0.18, "x": 0},
         "xaxis": {

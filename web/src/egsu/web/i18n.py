@@ -157,7 +157,7 @@ def _locale(code: str) -> Locale:
     return Locale.parse(code)
 
 
-def N_(message: str) -> str:  # noqa: N802 - the gettext convention for "mark, translate later"
+def N_(message: str) -> str:
     """Mark a message for extraction; it is translated where it is shown."""
     return message
 

@@ -24,7 +24,12 @@ async def audit(
 ) -> Response:
     calls = {
         "entries": ctx.api.get(
-            f"{A}/entries", q=q or None, kind=kind or None, actor=actor or None, limit=50, cursor=cursor
+            f"{A}/entries",
+            q=q or None,
+            kind=kind or None,
+            actor=actor or None,
+            limit=50,
+            cursor=cursor,
         )
     }
     if verify:

@@ -22,9 +22,7 @@ async def corrections(
     res = await ctx.api.many(
         items=ctx.api.get(C, status=status if status != "all" else None, limit=100, cursor=cursor)
     )
-    return ctx.render(
-        "corrections.html", title=ctx._("Corrections"), res=res, status=status
-    )
+    return ctx.render("corrections.html", title=ctx._("Corrections"), res=res, status=status)
 
 
 @router.get("/corrections/new")
@@ -56,7 +54,9 @@ async def create(request: Request, ctx: Annotated[Ctx, screen("corrections")]) -
         if ts.tzinfo is None:
             raise ValueError
     except ValueError:
-        errors["ts"] = ctx._("Give the interval end with its offset, e.g. 2026-01-15T10:15:00+05:00.")
+        errors["ts"] = ctx._(
+            "Give the interval end with its offset, e.g. 2026-01-15T10:15:00+05:00."
+        )
         ts = None
     try:
         value = float(form.get("value", "").replace(",", ".").replace(" ", ""))

@@ -46,9 +46,7 @@ async def all_subjects(ctx: Ctx) -> list[dict[str, Any]]:
     return out
 
 
-def region_rollups(
-    results: dict[str, Result], now: datetime
-) -> dict[str, dict[str, Any]]:
+def region_rollups(results: dict[str, Result], now: datetime) -> dict[str, dict[str, Any]]:
     rows: dict[str, dict[str, Any]] = {}
     for r in REGIONS:
         cons = hourly(results[f"c{r.kato}"])
@@ -152,8 +150,14 @@ async def overview(ctx: Ctx) -> Response:
     gen = hourly(res["country_g"])
     last24 = now - timedelta(hours=24)
     kpis = {
-        "consumption_24h": sum(i["value"] for i in cons if datetime.fromisoformat(i["ts"]) >= last24) if cons else None,
-        "generation_24h": sum(i["value"] for i in gen if datetime.fromisoformat(i["ts"]) >= last24) if gen else None,
+        "consumption_24h": sum(
+            i["value"] for i in cons if datetime.fromisoformat(i["ts"]) >= last24
+        )
+        if cons
+        else None,
+        "generation_24h": sum(i["value"] for i in gen if datetime.fromisoformat(i["ts"]) >= last24)
+        if gen
+        else None,
         "load_now": (latest_full_hour(cons, now) or {}).get("value"),
         "gen_now": (latest_full_hour(gen, now) or {}).get("value"),
         "completeness": comp_total,
@@ -161,10 +165,22 @@ async def overview(ctx: Ctx) -> Response:
     if mon.ok:
         kpis["alarms"] = mon.data.get("active_alarms", {})
         pts = mon.data.get("points") or 0
-        kpis["active_share"] = (mon.data.get("by_status", {}).get("active", 0) / pts) if pts else None
+        kpis["active_share"] = (
+            (mon.data.get("by_status", {}).get("active", 0) / pts) if pts else None
+        )
     traces = [
-        charts.line(_("Consumption"), [i["ts"] for i in cons], [i["value"] / 1000 for i in cons], charts.PALETTE["consumption"]),
-        charts.line(_("Generation"), [i["ts"] for i in gen], [i["value"] / 1000 for i in gen], charts.PALETTE["generation"]),
+        charts.line(
+            _("Consumption"),
+            [i["ts"] for i in cons],
+            [i["value"] / 1000 for i in cons],
+            charts.PALETTE["consumption"],
+        ),
+        charts.line(
+            _("Generation"),
+            [i["ts"] for i in gen],
+            [i["value"] / 1000 for i in gen],
+            charts.PALETTE["generation"],
+        ),
     ]
     fc = res["forecast"]
     if fc.ok:
@@ -193,9 +209,18 @@ def forecast_traces(ctx: Ctx, data: dict[str, Any]) -> list[dict[str, Any]]:
     return [
         charts.line("p90", xs, q("p90"), "rgba(0,0,0,0)", showlegend=False, hoverinfo="skip"),
         charts.line(
-            ctx._("Forecast band 10–90 %"), xs, q("p10"), "rgba(0,0,0,0)",
-            fill="tonexty", fillcolor=charts.PALETTE["band"],
+            ctx._("Forecast band 10–90 %"),
+            xs,
+            q("p10"),
+            "rgba(0,0,0,0)",
+            fill="tonexty",
+            fillcolor=charts.PALETTE["band"],
         ),
-        charts.line(ctx._("Day-ahead forecast"), xs, q("p50"), charts.PALETTE["forecast"], line={"color": charts.PALETTE["forecast"], "dash": "dash", "width": 2}),
+        charts.line(
+            ctx._("Day-ahead forecast"),
+            xs,
+            q("p50"),
+            charts.PALETTE["forecast"],
+            line={"color": charts.PALETTE["forecast"], "dash": "dash", "width": 2},
+        ),
     ]
-

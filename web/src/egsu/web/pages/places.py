@@ -39,9 +39,7 @@ def group_values(items: list[dict[str, Any]], resolution: str) -> list[float | N
     return [i.get(key) for i in items]
 
 
-def group_figure(
-    ctx: Ctx, cons: Result, gen: Result, resolution: str
-) -> dict[str, Any] | None:
+def group_figure(ctx: Ctx, cons: Result, gen: Result, resolution: str) -> dict[str, Any] | None:
     """Consumption and generation of a group (region, subject, facility) per bucket, in MWh."""
     _ = ctx._
     traces = []
@@ -180,7 +178,11 @@ def point_figure(
     xs = [i["ts"] for i in items]
     if resolution == "native":
         ys = [i.get("value") for i in items]
-        traces = [charts.line(name, xs, ys, charts.PALETTE["valid"], mode="lines+markers", marker={"size": 3})]
+        traces = [
+            charts.line(
+                name, xs, ys, charts.PALETTE["valid"], mode="lines+markers", marker={"size": 3}
+            )
+        ]
         for q in ("estimated", "edited", "suspect"):
             sel = [i for i in items if i.get("quality") == q]
             if sel:

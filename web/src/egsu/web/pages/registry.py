@@ -231,14 +231,14 @@ async def new_form(entity: str, ctx: Annotated[Ctx, screen("registry.edit")]) ->
 
 
 @router.get("/registry/{entity}/{key}/edit")
-async def edit_form(entity: str, key: str, ctx: Annotated[Ctx, screen("registry.edit")]) -> Response:
+async def edit_form(
+    entity: str, key: str, ctx: Annotated[Ctx, screen("registry.edit")]
+) -> Response:
     obj = await _load(ctx, entity, key)
     return _edit_page(ctx, entity, obj, obj, {})
 
 
-async def _save(
-    request: Request, ctx: Ctx, entity: str, key: str | None
-) -> Response:
+async def _save(request: Request, ctx: Ctx, entity: str, key: str | None) -> Response:
     form = dict(await request.form())
     check_csrf(ctx, str(form.get("csrf", "")))
     obj = await _load(ctx, entity, key) if key else None
@@ -273,7 +273,9 @@ async def _save(
 
 
 @router.post("/registry/{entity}/new")
-async def create(entity: str, request: Request, ctx: Annotated[Ctx, screen("registry.edit")]) -> Response:
+async def create(
+    entity: str, request: Request, ctx: Annotated[Ctx, screen("registry.edit")]
+) -> Response:
     if entity not in FIELDS:
         raise PageNotFound()
     return await _save(request, ctx, entity, None)
