@@ -22,13 +22,13 @@ from nats.js import JetStreamContext, api
 from opentelemetry import propagate
 from pydantic import BaseModel
 
+from egsu.bus.envelope import MSG_ID, Envelope, event_type
 from egsu.contracts.streams import STREAMS, StreamSpec
 from egsu.core.errors import ServiceUnavailable
 from egsu.core.settings import Settings
 
 log = logging.getLogger("egsu.bus")
 
-from egsu.bus.envelope import MSG_ID, Envelope, event_type
 
 
 class BusUnavailable(ServiceUnavailable):
@@ -171,7 +171,6 @@ class Consumer:
                     await _touch(d)
 
     async def _run(self) -> None:
-        sub = None
         try:
             await self._loop()
         finally:
