@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 
 from egsu.validation import gost, oids
+from egsu.validation.der import children, contents_of
 
 RSA_MIN_BITS = 2048
 RSA_MAX_BITS = 8192
@@ -86,11 +87,10 @@ class PublicKey:
 
 def load_public_key(spki_der: bytes) -> PublicKey:
     """Parse a SubjectPublicKeyInfo; ``Unsupported`` for other algorithms, ValueError if broken."""
-    spki = core.Sequence.load(spki_der)
-    alg = core.Sequence.load(spki[0].dump())
-    alg_oid = core.ObjectIdentifier.load(alg[0].dump()).dotted
-    bits = core.BitString.load(spki[1].dump())
-    raw = bits.contents[1:]  # after the unused-bits octet
+    alg_der, bits_der = children(spki_der, 0x30)
+    alg = children(alg_der, 0x30)
+    alg_oid = core.ObjectIdentifier.load(alg[0]).dotted
+    raw = contents_of(bits_der)[1:]  # after the unused-bits octet
     if alg_oid == oids.RSA_ENCRYPTION:
         try:
             key = load_der_public_key(spki_der)
@@ -104,8 +104,8 @@ def load_public_key(spki_der: bytes) -> PublicKey:
     if alg_oid in _GOST_KEYS:
         if len(alg) < 2:
             raise Unsupported("a GOST public key without its parameter set")
-        params = core.Sequence.load(alg[1].dump())
-        paramset = core.ObjectIdentifier.load(params[0].dump()).dotted
+        params = children(alg[1], 0x30)
+        paramset = core.ObjectIdentifier.load(params[0]).dotted
         curve_name = oids.CURVE_BY_PARAMSET.get(paramset)
         if curve_name is None:
             raise Unsupported(f"GOST parameter set {paramset} is not supported")

@@ -16,7 +16,7 @@ from asn1crypto import core, x509
 
 from egsu.validation import oids
 from egsu.validation.algorithms import PublicKey, Unsupported, load_public_key, name_of
-from egsu.validation.der import Malformed, check_ber
+from egsu.validation.der import Malformed, check_ber, children, encoded
 
 _SHORT = {
     oids.CN: "CN", oids.SURNAME: "SURNAME", oids.SERIAL_NUMBER: "SERIALNUMBER", oids.COUNTRY: "C",
@@ -65,7 +65,6 @@ class Certificate:
     subject_key: str  # normalised names, for matching issuer to subject
     issuer_key: str
     issuer_der: bytes
-    serial_der: bytes
     not_before: datetime
     not_after: datetime
     is_ca: bool
@@ -197,9 +196,8 @@ class Certificate:
 
 def _spki_oid(spki: bytes) -> str:
     try:
-        seq = core.Sequence.load(spki)
-        return core.ObjectIdentifier.load(core.Sequence.load(seq[0].dump())[0].dump()).dotted
-    except PARSE_ERRORS:
+        return core.ObjectIdentifier.load(children(children(spki, 0x30)[0], 0x30)[0]).dotted
+    except (*PARSE_ERRORS, Malformed):
         return "unknown"
 
 
@@ -262,7 +260,7 @@ def _parse(der: bytes) -> Certificate:
     return Certificate(
         der=der,
         sha256=hashlib.sha256(der).hexdigest(),
-        tbs=tbs.dump(),
+        tbs=encoded(tbs),
         signature_oid=sig_alg,
         signature=cert["signature_value"].native,
         serial=tbs["serial_number"].native,
@@ -270,8 +268,7 @@ def _parse(der: bytes) -> Certificate:
         issuer_attrs=name_attributes(issuer),
         subject_key=subject.hashable,
         issuer_key=issuer.hashable,
-        issuer_der=issuer.dump(),
-        serial_der=tbs["serial_number"].dump(),
+        issuer_der=encoded(issuer),
         not_before=_utc(validity["not_before"].native),
         not_after=_utc(validity["not_after"].native),
         is_ca=is_ca,
@@ -283,7 +280,7 @@ def _parse(der: bytes) -> Certificate:
         aki=aki,
         crl_urls=tuple(crl_urls),
         ocsp_urls=tuple(ocsp_urls),
-        spki=tbs["subject_public_key_info"].dump(),
+        spki=encoded(tbs["subject_public_key_info"]),
     )
 
 

@@ -7,6 +7,8 @@ so the ASN.1 parser behind it only ever meets structurally sound data.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class Malformed(ValueError):
     """The input is not the ASN.1 structure it claims to be; ``field`` names what was wrong."""
@@ -94,3 +96,70 @@ def check_ber(data: bytes, *, field: str = "cms", max_depth: int = MAX_DEPTH,
             pos = end
     if pos != n:
         raise Malformed("trailing data after the structure", field)
+
+
+def encoded(value: Any) -> bytes:
+    """The exact bytes an asn1crypto value was read from.
+
+    asn1crypto's ``dump()`` re-encodes any value whose header happens to end in 0x80 (it takes that
+    for an indefinite length), which changes signed bytes and fails on algorithms it does not know;
+    so signed parts are always taken from the original header and contents.
+    """
+    from asn1crypto.core import Choice
+
+    while isinstance(value, Choice) and not value.explicit and not value.implicit:
+        value = value.chosen  # an untagged CHOICE is encoded as its alternative
+    return bytes(value._header) + bytes(value.contents or b"") + bytes(value._trailer or b"")
+
+
+def tlv(tag: int, content: bytes) -> bytes:
+    """One DER element."""
+    n = len(content)
+    if n < 0x80:
+        length = bytes([n])
+    else:
+        raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
+        length = bytes([0x80 | len(raw)]) + raw
+    return bytes([tag]) + length + content
+
+
+def read_tlv(data: bytes, pos: int = 0) -> tuple[int, int, int]:
+    """(tag byte, start of contents, end) of the definite-length element at ``pos``."""
+    if pos + 2 > len(data):
+        raise Malformed("truncated element")
+    tag = data[pos]
+    if tag & 0x1F == 0x1F:
+        raise Malformed("unexpected high tag number")
+    lb = data[pos + 1]
+    start = pos + 2
+    if lb & 0x80:
+        k = lb & 0x7F
+        if k == 0 or k > 4 or start + k > len(data):
+            raise Malformed("bad length")
+        length = int.from_bytes(data[start:start + k], "big")
+        start += k
+    else:
+        length = lb
+    end = start + length
+    if end > len(data):
+        raise Malformed("a length exceeds the data")
+    return tag, start, end
+
+
+def children(data: bytes, tag: int | None = None) -> list[bytes]:
+    """The encoded child elements of one constructed element (checking its tag if given)."""
+    t, start, end = read_tlv(data)
+    if tag is not None and t != tag:
+        raise Malformed(f"expected tag {tag:#x}, found {t:#x}")
+    out = []
+    pos = start
+    while pos < end:
+        _, _, e = read_tlv(data[:end], pos)
+        out.append(data[pos:e])
+        pos = e
+    return out
+
+
+def contents_of(element: bytes) -> bytes:
+    _, start, end = read_tlv(element)
+    return element[start:end]

@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from egsu.validation import gost, oids
 from egsu.validation.algorithms import digest as compute_digest
+from egsu.validation.der import children, contents_of, encoded, tlv
 
 FAMILIES = {
     # family: (key kind, curve, signature OID, digest OID, key parameter set OID)
@@ -120,12 +121,18 @@ class KeyPair:
 def _key_id(spki: bytes) -> bytes:
     import hashlib
 
-    bits = core.BitString.load(core.Sequence.load(spki)[1].dump()).contents[1:]
+    bits = contents_of(children(spki, 0x30)[1])[1:]
     return hashlib.sha1(bits).digest()  # noqa: S324 - RFC 5280 method 1 key identifier, not security
 
 
 def _sig_alg(oid: str) -> dict[str, Any]:
     return {"algorithm": oid, "parameters": core.Null()}
+
+
+def _signed(tbs_der: bytes, key: KeyPair) -> bytes:
+    """SEQUENCE { tbs, algorithm, BIT STRING signature }, assembled by hand (see ``der.encoded``)."""
+    alg = algos.SignedDigestAlgorithm(_sig_alg(key.signature_oid)).dump()
+    return tlv(0x30, tbs_der + alg + tlv(0x03, b"\x00" + key.sign(tbs_der)))
 
 
 # --- certificates --------------------------------------------------------------------------------
@@ -216,13 +223,7 @@ def issue(
         "subject_public_key_info": keys.PublicKeyInfo.load(spki),
         "extensions": extensions,
     })
-    tbs_der = tbs.dump()
-    cert = x509.Certificate({
-        "tbs_certificate": x509.TbsCertificate.load(tbs_der),
-        "signature_algorithm": _sig_alg(issuer_key.signature_oid),
-        "signature_value": issuer_key.sign(tbs_der),
-    })
-    return cert.dump()
+    return _signed(tbs.dump(), issuer_key)
 
 
 def make_crl(*, issuer: IssuedCert, revoked: list[tuple[int, datetime, str | None]], this_update: datetime,
@@ -248,12 +249,7 @@ def make_crl(*, issuer: IssuedCert, revoked: list[tuple[int, datetime, str | Non
              "extn_value": {"key_identifier": _key_id(issuer.key.spki())}},
         ],
     })
-    tbs_der = tbs.dump()
-    return crl.CertificateList({
-        "tbs_cert_list": crl.TbsCertList.load(tbs_der),
-        "signature_algorithm": _sig_alg(issuer.key.signature_oid),
-        "signature": issuer.key.sign(tbs_der),
-    }).dump()
+    return _signed(tbs.dump(), issuer.key)
 
 
 # --- the test PKI --------------------------------------------------------------------------------
@@ -476,10 +472,8 @@ def sign_cms(
     when = (signing_time or datetime.now(UTC)).replace(microsecond=0)
     infos = []
     digest_algs: list[str] = []
-    certs = []
     for cert_der, key in signers:
         cert = x509.Certificate.load(cert_der)
-        certs.append(cert)
         d_oid = digest_oid or key.digest_oid
         if d_oid not in digest_algs:
             digest_algs.append(d_oid)
@@ -501,24 +495,29 @@ def sign_cms(
         info: dict[str, Any] = {
             "version": "v1",
             "sid": cms.SignerIdentifier(name="issuer_and_serial_number", value={
-                "issuer": cert.issuer, "serial_number": cert.serial_number}),
+                "issuer": x509.Name.load(encoded(cert["tbs_certificate"]["issuer"])),
+                "serial_number": cert.serial_number}),
             "digest_algorithm": {"algorithm": d_oid, "parameters": core.Null()},
             "signature_algorithm": _sig_alg(key.signature_oid),
             "signature": signature,
         }
         if attrs_der is not None:
             info["signed_attrs"] = cms.CMSAttributes.load(attrs_der)
-        infos.append(cms.SignerInfo(info))
-    for extra in extra_certificates:
-        certs.append(x509.Certificate.load(extra))
-    signed_data = cms.SignedData({
-        "version": "v1",
-        "digest_algorithms": [algos.DigestAlgorithm({"algorithm": d, "parameters": core.Null()}) for d in digest_algs],
-        "encap_content_info": {"content_type": "data", "content": None if detached else content},
-        "certificates": certs,
-        "signer_infos": infos,
-    })
-    return cms.ContentInfo({"content_type": "signed_data", "content": signed_data}).dump()
+        infos.append(cms.SignerInfo(info).dump())
+    cert_ders = [c for c, _ in signers] + list(extra_certificates)
+    digest_set = sorted(algos.DigestAlgorithm({"algorithm": d, "parameters": core.Null()}).dump()
+                        for d in digest_algs)
+    encap = tlv(0x06, _oid(oids.DATA))
+    if not detached:
+        encap += tlv(0xA0, tlv(0x04, content))
+    # SignedData assembled by hand so that embedded certificates keep their exact bytes
+    signed_data = tlv(0x30, tlv(0x02, b"\x01") + tlv(0x31, b"".join(digest_set)) + tlv(0x30, encap)
+                      + tlv(0xA0, b"".join(sorted(cert_ders))) + tlv(0x31, b"".join(sorted(infos))))
+    return tlv(0x30, tlv(0x06, _oid(oids.SIGNED_DATA)) + tlv(0xA0, signed_data))
+
+
+def _oid(dotted: str) -> bytes:
+    return contents_of(core.ObjectIdentifier(dotted).dump())
 
 
 def _digest_any(oid: str, data: bytes) -> bytes:

@@ -20,7 +20,7 @@ from asn1crypto import crl as asn1_crl
 from cryptography import x509 as cx509
 
 from egsu.validation.certificate import PARSE_ERRORS, Certificate, dn_string, name_attributes, parse_certificate
-from egsu.validation.der import Malformed, check_ber
+from egsu.validation.der import Malformed, check_ber, encoded
 
 _PEM = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----(.*?)-----END \1-----", re.S)
 
@@ -113,7 +113,7 @@ def parse_crl(der: bytes, field_name: str = "crl") -> Crl:
             next_update=_utc(next_update) if next_update else None,
             number=number,
             signature_oid=a["signature_algorithm"]["algorithm"].dotted,
-            tbs=tbs.dump(),
+            tbs=encoded(tbs),
             signature=a["signature"].native,
             revoked=revoked,
             is_delta=is_delta,

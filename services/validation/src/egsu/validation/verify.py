@@ -22,7 +22,7 @@ from egsu.validation import oids
 from egsu.validation.algorithms import Unsupported, digest, name_of
 from egsu.validation.algorithms import verify as verify_signature
 from egsu.validation.certificate import PARSE_ERRORS, Certificate, parse_certificate
-from egsu.validation.der import Malformed, check_ber
+from egsu.validation.der import Malformed, check_ber, encoded
 from egsu.validation.trust import Crl, TrustSnapshot, TrustStore
 
 MAX_CHAIN = 8
@@ -88,7 +88,7 @@ def parse_cms(data: bytes, limits: Limits) -> ParsedCms:
                 raise Malformed(f"more than {limits.max_certificates} certificates in the CMS")
             for choice in cert_set:
                 if choice.name == "certificate":
-                    certs.append(choice.chosen.dump())
+                    certs.append(encoded(choice.chosen))
         infos = sd["signer_infos"]
         if len(infos) > limits.max_signers:
             raise Malformed(f"more than {limits.max_signers} signers in the CMS")
@@ -114,7 +114,7 @@ def _parse_signer(si: Any, limits: Limits) -> ParsedSigner:
     if not isinstance(attrs, core.Void) and attrs.contents is not None:
         if len(attrs) > limits.max_attributes:
             raise Malformed(f"more than {limits.max_attributes} signed attributes")
-        raw = attrs.dump()
+        raw = encoded(attrs)
         signed_der = b"\x31" + raw[1:]  # signed as a SET OF, not as the [0] IMPLICIT field
         seen: set[str] = set()
         for attr in attrs:
@@ -123,9 +123,9 @@ def _parse_signer(si: Any, limits: Limits) -> ParsedSigner:
                 raise Malformed(f"signed attribute {t} appears twice")
             seen.add(t)
             if t == oids.ATTR_CONTENT_TYPE:
-                ctype = core.ObjectIdentifier.load(_single(attr, "content-type").dump()).dotted
+                ctype = _single(attr, "content-type").dotted
             elif t == oids.ATTR_MESSAGE_DIGEST:
-                mdigest = core.OctetString.load(_single(attr, "message-digest").dump()).native
+                mdigest = _single(attr, "message-digest").native
             elif t == oids.ATTR_SIGNING_TIME:
                 value = _single(attr, "signing-time").native
                 if not isinstance(value, datetime):
@@ -167,7 +167,8 @@ class Revocation:
 
 
 class OcspChecker(Protocol):
-    def __call__(self, cert: Certificate, issuer: Certificate, at: datetime, now: datetime) -> Revocation | None: ...
+    def __call__(self, cert: Certificate, issuer: Certificate, at: datetime, now: datetime,
+                 signed_by: Callable[[bytes, str, bytes, Certificate], bool]) -> Revocation | None: ...
 
 
 @dataclass
@@ -474,7 +475,7 @@ class Verifier:
             return Revocation("revoked_after_signing", "crl", "revoked after the signing time",
                               revoked_at, reason, **base)
         if self.ocsp is not None:
-            answer = self.ocsp(cert, issuer, at, now)
+            answer = self.ocsp(cert, issuer, at, now, self._signed_by)
             if answer is not None:
                 return answer
         if stale is not None:
