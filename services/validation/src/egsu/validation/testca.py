@@ -405,13 +405,13 @@ def build_test_pki(folder: Path, *, bin: str | None = None, crl_base_url: str | 
         root_key = KeyPair.generate(fam)
         root_subject = [(oids.CN, CA_NAMES["root"].format(family=label)), (oids.COUNTRY, "KZ")]
         root_der = issue(subject=root_subject, key=root_key, issuer=None, issuer_key=root_key,
-                         not_before=now - timedelta(days=365), not_after=now + timedelta(days=20 * 365),
+                         not_before=now - timedelta(days=10 * 365), not_after=now + timedelta(days=20 * 365),
                          ca=True, key_usage={"key_cert_sign", "crl_sign"}, policies=[oids.POLICY_NCA])
         root = cas[f"{fam}-root"] = IssuedCert(f"{fam}-root", root_der, root_key)
         for kind in ("individuals", "legal"):
             k = KeyPair.generate(fam)
             der = issue(subject=[(oids.CN, CA_NAMES[kind].format(family=label)), (oids.COUNTRY, "KZ")], key=k,
-                        issuer=root, issuer_key=root_key, not_before=now - timedelta(days=300),
+                        issuer=root, issuer_key=root_key, not_before=now - timedelta(days=9 * 365),
                         not_after=now + timedelta(days=10 * 365), ca=True, path_len=0,
                         key_usage={"key_cert_sign", "crl_sign"}, policies=[oids.POLICY_NCA],
                         crl_url=f"{crl_base_url}/{fam}-root.crl" if crl_base_url else None)
