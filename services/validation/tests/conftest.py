@@ -1,4 +1,4 @@
-"""Fixtures of the validation service's tests: the test PKI (made once per session) and verifiers."""
+"""Fixtures of the validation tests: the test PKI (made once per session) and verifiers."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-
 from egsu.validation.testca import TestPki, build_test_pki
 from egsu.validation.trust import Anchor, CrlEntry, TrustStore, anchor_from_bytes, parse_crl
 from egsu.validation.verify import Verifier
@@ -23,7 +22,7 @@ def nca_der(name: str) -> bytes:
 
 @pytest.fixture(scope="session")
 def nca() -> Callable[[str], bytes]:
-    """Read a file of NCA RK's test data (DER of a PEM certificate, base64-decoded CMS, raw otherwise)."""
+    """A file of NCA RK's test data (PEM certificates as DER, *.b64 decoded, others raw)."""
 
     def read(name: str) -> bytes:
         if name.endswith(".b64"):
@@ -43,8 +42,10 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> TestPki:
 
 def make_trust(pki: TestPki, *, crls: bool = True) -> TrustStore:
     trust = TrustStore()
-    trust.replace([anchor_from_bytes(a, "folder") for a in pki.anchors()],
-                  [CrlEntry(parse_crl(c), "folder") for c in pki.crls()] if crls else [])
+    trust.replace(
+        [anchor_from_bytes(a, "folder") for a in pki.anchors()],
+        [CrlEntry(parse_crl(c), "folder") for c in pki.crls()] if crls else [],
+    )
     return trust
 
 
@@ -61,10 +62,14 @@ def verifier(trust: TrustStore) -> Verifier:
 @pytest.fixture(scope="session")
 def nca_verifier() -> Callable[[datetime], Verifier]:
     """A verifier trusting NCA RK's test CAs with their CRLs, at a chosen 'now'."""
-    anchors: list[Anchor] = [anchor_from_bytes(nca_der(n), "folder") for n in ("nca_gost2015_test.cer",
-                                                                                "nca_rsa_test.crt")]
-    crls = [CrlEntry(parse_crl((NCA / n).read_bytes()), "folder") for n in ("nca_gost2022_test.crl",
-                                                                            "nca_rsa_test.crl")]
+    anchors: list[Anchor] = [
+        anchor_from_bytes(nca_der(n), "folder")
+        for n in ("nca_gost2015_test.cer", "nca_rsa_test.crt")
+    ]
+    crls = [
+        CrlEntry(parse_crl((NCA / n).read_bytes()), "folder")
+        for n in ("nca_gost2022_test.crl", "nca_rsa_test.crl")
+    ]
     trust = TrustStore()
     trust.replace(anchors, crls)
 

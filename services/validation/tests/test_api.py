@@ -9,7 +9,6 @@ import uuid
 import httpx
 import nats
 import pytest
-
 from egsu.testing.stack import Stack
 from egsu.validation.testca import TestPki, sign_cms
 
@@ -35,36 +34,53 @@ def trusted(stack: Stack, pki: TestPki) -> TestPki:
 
 
 def service_token(stack: Stack, client_id: str = "egsu-ingest") -> str:
-    r = httpx.post(stack.token_url, data={"grant_type": "client_credentials"},
-                   auth=(client_id, f"{client_id}-dev-secret"), timeout=10)
+    r = httpx.post(
+        stack.token_url,
+        data={"grant_type": "client_credentials"},
+        auth=(client_id, f"{client_id}-dev-secret"),
+        timeout=10,
+    )
     r.raise_for_status()
     return str(r.json()["access_token"])
 
 
 @pytest.mark.parametrize("user", ["operator", "government", "auditor", "subject", None])
-async def test_trust_management_is_for_the_ministry_only(stack: Stack, pki: TestPki, user: str | None) -> None:
+async def test_trust_management_is_for_the_ministry_only(
+    stack: Stack, pki: TestPki, user: str | None
+) -> None:
     if user == "subject":
         user = f"subject-{uuid.uuid4().hex[:8]}"
         stack.add_user(user, ["subject"], bin="990101300001")
     expected = 401 if user is None else 403
     async with stack.client(user) as c:
-        assert (await c.post(f"{API}/trust/certificates", json={"certificate": b64(pki.ca_cert("rsa-root"))})
-                ).status_code == expected
+        assert (
+            await c.post(
+                f"{API}/trust/certificates", json={"certificate": b64(pki.ca_cert("rsa-root"))}
+            )
+        ).status_code == expected
         assert (await c.get(f"{API}/trust/certificates")).status_code == expected
         assert (await c.delete(f"{API}/trust/certificates/{'0' * 64}")).status_code == expected
-        assert (await c.post(f"{API}/trust/crls", json={"crl": b64(pki.crls()[0])})).status_code == expected
+        assert (
+            await c.post(f"{API}/trust/crls", json={"crl": b64(pki.crls()[0])})
+        ).status_code == expected
         assert (await c.get(f"{API}/trust/crls")).status_code == expected
     headers = {"Authorization": f"Bearer {service_token(stack)}"}
     async with httpx.AsyncClient(base_url=stack.url, headers=headers) as c:
         assert (await c.get(f"{API}/trust/certificates")).status_code == 403
 
 
-async def test_ministry_manages_anchors_and_it_is_audited(stack: Stack, trusted: TestPki, infra: object) -> None:
+async def test_ministry_manages_anchors_and_it_is_audited(
+    stack: Stack, trusted: TestPki, infra: object
+) -> None:
     async with stack.client("ministry") as c:
         listed = (await c.get(f"{API}/trust/certificates")).json()["items"]
         mine = {a["sha256"]: a for a in listed if "EGSU TEST" in a["certificate"]["subject"]}
-        legal = next(a for a in mine.values() if a["certificate"]["subject"].startswith("CN=ЗАҢДЫ ТҰЛҒАЛАР")
-                     and "RSA" in a["certificate"]["subject"])
+        legal = next(
+            a
+            for a in mine.values()
+            if a["certificate"]["subject"].startswith("CN=ЗАҢДЫ ТҰЛҒАЛАР")
+            and "RSA" in a["certificate"]["subject"]
+        )
         assert legal["source"] == "store" and legal["certificate"]["is_ca"] is True
         crls = (await c.get(f"{API}/trust/crls")).json()["items"]
         assert any(x["issuer_trusted"] and x["revoked_count"] == 1 for x in crls)
@@ -73,12 +89,19 @@ async def test_ministry_manages_anchors_and_it_is_audited(stack: Stack, trusted:
         # the ministry stops trusting the legal entities' CA: the same document is now untrusted
         assert (await c.delete(f"{API}/trust/certificates/{legal['sha256']}")).status_code == 204
         body = (await c.post(f"{API}/cms/verify", json={"cms": b64(cms)})).json()
-        assert body["valid"] is False and body["signers"][0]["failed_checks"][0]["code"] == "untrusted_chain"
+        assert (
+            body["valid"] is False
+            and body["signers"][0]["failed_checks"][0]["code"] == "untrusted_chain"
+        )
         assert (await c.delete(f"{API}/trust/certificates/{legal['sha256']}")).status_code == 404
-        again = await c.post(f"{API}/trust/certificates", json={"certificate": b64(trusted.ca_cert("rsa-legal"))})
+        again = await c.post(
+            f"{API}/trust/certificates", json={"certificate": b64(trusted.ca_cert("rsa-legal"))}
+        )
         assert again.status_code == 201
         assert (await c.post(f"{API}/cms/verify", json={"cms": b64(cms)})).json()["valid"] is True
-        leaf = await c.post(f"{API}/trust/certificates", json={"certificate": b64(trusted.cert("rsa-head-sign"))})
+        leaf = await c.post(
+            f"{API}/trust/certificates", json={"certificate": b64(trusted.cert("rsa-head-sign"))}
+        )
         assert leaf.status_code == 422 and leaf.json()["code"] == "malformed"
     events = await audit_events(infra, "egsu.audit.change")
     actions = [(e["action"], e["object"]["id"], e["actor"]["username"]) for e in events]
@@ -106,7 +129,9 @@ async def audit_events(infra: object, subject: str) -> list[dict]:
 
 
 async def test_every_role_and_the_ingest_service_may_verify(stack: Stack, trusted: TestPki) -> None:
-    cms = sign_cms(b'{"readings": []}', [(trusted.cert("gost-head-sign"), trusted.key("gost-head-sign"))])
+    cms = sign_cms(
+        b'{"readings": []}', [(trusted.cert("gost-head-sign"), trusted.key("gost-head-sign"))]
+    )
     subject = f"subject-{uuid.uuid4().hex[:8]}"
     stack.add_user(subject, ["subject"], bin=trusted.manifest["bin"])
     for user in ("ministry", "operator", "government", "auditor", subject):
@@ -139,8 +164,12 @@ async def test_failure_codes_through_the_gateway(stack: Stack, trusted: TestPki)
     async with stack.client("operator") as c:
         for name, code in cases.items():
             body = (await c.post(f"{API}/cms/verify", json={"cms": cms_of(name)})).json()
-            assert body["valid"] is False and [f["code"] for f in body["signers"][0]["failed_checks"]] == [code]
-        bad = await c.post(f"{API}/cms/verify", json={"cms": cms_of("rsa-individual-sign", corrupt_signature=True)})
+            assert body["valid"] is False and [
+                f["code"] for f in body["signers"][0]["failed_checks"]
+            ] == [code]
+        bad = await c.post(
+            f"{API}/cms/verify", json={"cms": cms_of("rsa-individual-sign", corrupt_signature=True)}
+        )
         assert bad.json()["signers"][0]["failed_checks"][0]["code"] == "signature_invalid"
         detached = cms_of("rsa-individual-sign", detached=True)
         r = await c.post(f"{API}/cms/verify", json={"cms": detached})
@@ -149,7 +178,9 @@ async def test_failure_codes_through_the_gateway(stack: Stack, trusted: TestPki)
         assert r.json()["signers"][0]["failed_checks"][0]["code"] == "digest_mismatch"
 
 
-@pytest.mark.parametrize("cms", ["not base64!", b64(b"\x30\x84\x7f\xff\xff\xff"), b64(b"\x30\x80" * 5000)])
+@pytest.mark.parametrize(
+    "cms", ["not base64!", b64(b"\x30\x84\x7f\xff\xff\xff"), b64(b"\x30\x80" * 5000)]
+)
 async def test_malformed_is_422_naming_the_field(stack: Stack, cms: str) -> None:
     async with stack.client("operator") as c:
         r = await c.post(f"{API}/cms/verify", json={"cms": cms})
@@ -161,7 +192,9 @@ async def test_malformed_is_422_naming_the_field(stack: Stack, cms: str) -> None
 
 async def test_certificate_info(stack: Stack, trusted: TestPki) -> None:
     async with stack.client("auditor") as c:
-        r = await c.post(f"{API}/x509/info", json={"certificate": b64(trusted.cert("rsa-signer-sign"))})
+        r = await c.post(
+            f"{API}/x509/info", json={"certificate": b64(trusted.cert("rsa-signer-sign"))}
+        )
         body = r.json()
         assert r.status_code == 200 and body["trusted"] is True
         assert body["certificate"]["bin"] == trusted.manifest["bin"]

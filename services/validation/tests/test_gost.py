@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from gostcrypto import gostsignature
-
 from egsu.validation import gost
 from egsu.validation.algorithms import load_public_key
 from egsu.validation.certificate import parse_certificate
 from egsu.validation.trust import parse_crl
+from gostcrypto import gosthash, gostsignature
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 CURVES = ["id-tc26-gost-3410-12-512-paramSetA", "id-tc26-gost-3410-2012-256-paramSetA"]
 
@@ -34,8 +35,11 @@ def test_our_signature_verifies_in_gostcrypto(curve_name: str) -> None:
     sig = key.sign(data)
     # gostcrypto speaks big-endian: reverse each half of the key and signature and the whole digest
     other = _gostcrypto(curve_name)
-    assert other.verify(bytearray(_halves_reversed(key.public_key())),  # type: ignore[attr-defined]
-                        bytearray(gost.streebog(data, size)[::-1]), bytearray(_halves_reversed(sig)))
+    assert other.verify(
+        bytearray(_halves_reversed(key.public_key())),  # type: ignore[attr-defined]
+        bytearray(gost.streebog(data, size)[::-1]),
+        bytearray(_halves_reversed(sig)),
+    )
 
 
 @pytest.mark.parametrize("curve_name", CURVES)
@@ -44,19 +48,29 @@ def test_gostcrypto_signature_verifies_here(curve_name: str) -> None:
     size = key.curve.size
     data = b"another document"
     other = _gostcrypto(curve_name)
-    sig_be = bytes(other.sign(bytearray(key.d.to_bytes(size, "big")),  # type: ignore[attr-defined]
-                              bytearray(gost.streebog(data, size)[::-1])))
+    sig_be = bytes(
+        other.sign(
+            bytearray(key.d.to_bytes(size, "big")),  # type: ignore[attr-defined]
+            bytearray(gost.streebog(data, size)[::-1]),
+        )
+    )
     point = gost.public_point(key.curve, key.public_key())
     assert gost.verify(key.curve, point, gost.streebog(data, size), _halves_reversed(sig_be))
-    assert not gost.verify(key.curve, point, gost.streebog(data + b".", size), _halves_reversed(sig_be))
+    assert not gost.verify(
+        key.curve, point, gost.streebog(data + b".", size), _halves_reversed(sig_be)
+    )
 
 
 def test_streebog_matches_the_standard_example() -> None:
     """GOST 34.11-2012, example 1 (the 63-byte message), as the standard prints it (reversed)."""
-    m1 = bytes.fromhex("323130393837363534333231303938373635343332313039383736353433323130"
-                       "393837363534333231303938373635343332313039383736353433323130")[::-1]
-    expected = ("486f64c1917879417fef082b3381a4e211c324f074654c38823a7b76f830ad00"
-                "fa1fbae42b1285c0352f227524bc9ab16254288dd6863dccd5b9f54a1ad0541b")
+    m1 = bytes.fromhex(
+        "323130393837363534333231303938373635343332313039383736353433323130"
+        "393837363534333231303938373635343332313039383736353433323130"
+    )[::-1]
+    expected = (
+        "486f64c1917879417fef082b3381a4e211c324f074654c38823a7b76f830ad00"
+        "fa1fbae42b1285c0352f227524bc9ab16254288dd6863dccd5b9f54a1ad0541b"
+    )
     assert gost.streebog(m1, 64)[::-1].hex() == expected
 
 
@@ -74,3 +88,10 @@ def test_points_off_the_curve_are_refused() -> None:
     c = gost.curve(CURVES[0])
     with pytest.raises(ValueError):
         gost.public_point(c, b"\x01" * 128)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.binary(max_size=700), st.sampled_from([64, 32]))
+def test_streebog_equals_gostcrypto(data: bytes, size: int) -> None:
+    expected = gosthash.new("streebog512" if size == 64 else "streebog256", data=data).digest()
+    assert gost.streebog(data, size) == bytes(expected)

@@ -1,25 +1,32 @@
-"""Hostile input: every fault is ``Malformed`` (422 ``malformed`` in the API), quickly, never a crash."""
+"""Hostile input: every fault is ``Malformed`` (422 ``malformed``), quickly, never a crash."""
 
 from __future__ import annotations
 
 import time
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
 from egsu.validation.der import Malformed, check_ber, tlv
 from egsu.validation.testca import TestPki, sign_cms
 from egsu.validation.verify import DetachedDataRequired, Verifier
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-FUZZ = settings(max_examples=300, deadline=2000, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                        HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=300,
+    deadline=2000,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 
 @pytest.fixture(scope="module")
 def valid_cms(pki: TestPki) -> bytes:
-    return sign_cms(b"document", [(pki.cert("rsa-individual-sign"), pki.key("rsa-individual-sign")),
-                                  (pki.cert("gost-individual-sign"), pki.key("gost-individual-sign"))])
+    return sign_cms(
+        b"document",
+        [
+            (pki.cert("rsa-individual-sign"), pki.key("rsa-individual-sign")),
+            (pki.cert("gost-individual-sign"), pki.key("gost-individual-sign")),
+        ],
+    )
 
 
 def outcome(verifier: Verifier, data: bytes) -> str:
@@ -51,29 +58,44 @@ def test_mutated_valid_cms(verifier: Verifier, valid_cms: bytes, data: st.DataOb
         if kind == "flip":
             cms[pos] ^= data.draw(st.integers(1, 255))
         elif kind == "truncate":
-            del cms[max(pos, 1):]
+            del cms[max(pos, 1) :]
         elif kind == "insert":
             cms[pos:pos] = data.draw(st.binary(min_size=1, max_size=8))
         elif kind == "delete":
-            del cms[pos:pos + data.draw(st.integers(1, 8))]
+            del cms[pos : pos + data.draw(st.integers(1, 8))]
         else:
-            cms[pos:pos + 1] = bytes([0x84, 0x7F, 0xFF, 0xFF, 0xFF])
+            cms[pos : pos + 1] = bytes([0x84, 0x7F, 0xFF, 0xFF, 0xFF])
         if not cms:
             cms = bytearray(b"\x30")
     result = outcome(verifier, bytes(cms))
     assert result in ("malformed", "verified", "detached")
 
 
-@pytest.mark.parametrize("data", [
-    b"",
-    b"\x30",
-    b"\x30\x84\x7f\xff\xff\xff",  # a 2 GiB length over six bytes
-    b"\x30\x80" * 100_000,  # deep nesting, indefinite lengths
-    b"\x30\x82\xff\xff" * 10_000,  # deep nesting, definite lengths
-    b"\x1f\xff\xff\xff\xff\xff\x01\x00",  # a tag number beyond any limit
-    b"\x31\x03\x02\x01\x01",  # a SET where the ContentInfo SEQUENCE belongs
-    tlv(0x30, tlv(0x06, bytes.fromhex("2a864886f70d010701")) + tlv(0xA0, tlv(0x04, b"x"))),  # data, not signed
-], ids=["empty", "one-byte", "huge-length", "deep-indefinite", "deep-definite", "huge-tag", "wrong-tag", "not-signed"])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"\x30",
+        b"\x30\x84\x7f\xff\xff\xff",  # a 2 GiB length over six bytes
+        b"\x30\x80" * 100_000,  # deep nesting, indefinite lengths
+        b"\x30\x82\xff\xff" * 10_000,  # deep nesting, definite lengths
+        b"\x1f\xff\xff\xff\xff\xff\x01\x00",  # a tag number beyond any limit
+        b"\x31\x03\x02\x01\x01",  # a SET where the ContentInfo SEQUENCE belongs
+        tlv(
+            0x30, tlv(0x06, bytes.fromhex("2a864886f70d010701")) + tlv(0xA0, tlv(0x04, b"x"))
+        ),  # data, not signed
+    ],
+    ids=[
+        "empty",
+        "one-byte",
+        "huge-length",
+        "deep-indefinite",
+        "deep-definite",
+        "huge-tag",
+        "wrong-tag",
+        "not-signed",
+    ],
+)
 def test_hostile_shapes(verifier: Verifier, data: bytes) -> None:
     assert outcome(verifier, data) == "malformed"
 
@@ -94,8 +116,13 @@ def test_too_many_signers_is_refused_before_any_check(pki: TestPki, verifier: Ve
 
 def test_flood_of_elements(verifier: Verifier, valid_cms: bytes) -> None:
     """Ten thousand elements where a handful belong: refused by count, not by exhaustion."""
-    attr = tlv(0x30, tlv(0x06, bytes.fromhex("2a864886f70d010905")) + tlv(0x31, tlv(0x17, b"260101000000Z")))
-    flood = tlv(0x30, tlv(0x06, bytes.fromhex("2a864886f70d010702")) + tlv(0xA0, tlv(0x30, attr * 10_000)))
+    attr = tlv(
+        0x30,
+        tlv(0x06, bytes.fromhex("2a864886f70d010905")) + tlv(0x31, tlv(0x17, b"260101000000Z")),
+    )
+    flood = tlv(
+        0x30, tlv(0x06, bytes.fromhex("2a864886f70d010702")) + tlv(0xA0, tlv(0x30, attr * 10_000))
+    )
     assert outcome(verifier, flood) == "malformed"
 
 

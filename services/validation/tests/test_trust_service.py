@@ -14,7 +14,6 @@ import pytest
 from cryptography import x509 as cx509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
-
 from egsu.core.errors import Conflict
 from egsu.storage import ObjectStore
 from egsu.validation.config import ValidationSettings
@@ -66,7 +65,9 @@ def server() -> Iterator[_Server]:
 
 
 def settings(**kw: Any) -> ValidationSettings:
-    return ValidationSettings(validation_store_prefix=f"validation/test-{datetime.now(UTC).timestamp()}/", **kw)
+    return ValidationSettings(
+        validation_store_prefix=f"validation/test-{datetime.now(UTC).timestamp()}/", **kw
+    )
 
 
 async def test_replicas_share_anchors_through_the_object_store(infra: object, pki: TestPki) -> None:
@@ -96,7 +97,9 @@ async def test_replicas_share_anchors_through_the_object_store(infra: object, pk
         await b.stop()
 
 
-async def test_folder_anchors_are_loaded_and_cannot_be_deleted_through_the_api(pki: TestPki, tmp_path: Path) -> None:
+async def test_folder_anchors_are_loaded_and_cannot_be_deleted_through_the_api(
+    pki: TestPki, tmp_path: Path
+) -> None:
     shutil.copytree(pki.folder / "ca", tmp_path / "ca")
     shutil.copytree(pki.folder / "crl", tmp_path / "crl")
     (tmp_path / "ca" / "junk.cer").write_bytes(b"not a certificate")
@@ -112,14 +115,25 @@ async def test_folder_anchors_are_loaded_and_cannot_be_deleted_through_the_api(p
         await svc.stop()
 
 
-async def test_crls_are_fetched_from_a_url_and_refreshed(pki: TestPki, tmp_path: Path, server: _Server) -> None:
+async def test_crls_are_fetched_from_a_url_and_refreshed(
+    pki: TestPki, tmp_path: Path, server: _Server
+) -> None:
     ca_dir = tmp_path / "ca"
     shutil.copytree(pki.folder / "ca", ca_dir)
-    issuer = IssuedCert("rsa-individuals", pki.ca_cert("rsa-individuals"), pki.ca_key("rsa-individuals"))
+    issuer = IssuedCert(
+        "rsa-individuals", pki.ca_cert("rsa-individuals"), pki.ca_key("rsa-individuals")
+    )
     now = datetime.now(UTC)
-    server.crl = make_crl(issuer=issuer, revoked=[], this_update=now - timedelta(hours=1),
-                          next_update=now + timedelta(days=1), number=10)
-    svc = TrustService(settings(validation_trust_dir=ca_dir, validation_crl_urls=[f"{server.url}/ind.crl"]), None)
+    server.crl = make_crl(
+        issuer=issuer,
+        revoked=[],
+        this_update=now - timedelta(hours=1),
+        next_update=now + timedelta(days=1),
+        number=10,
+    )
+    svc = TrustService(
+        settings(validation_trust_dir=ca_dir, validation_crl_urls=[f"{server.url}/ind.crl"]), None
+    )
     await svc.start()
     try:
         assert (await svc.refresh_crls(force=True)) == {f"{server.url}/ind.crl": "ok"}
@@ -128,8 +142,13 @@ async def test_crls_are_fetched_from_a_url_and_refreshed(pki: TestPki, tmp_path:
         assert first["valid"] and first["revocation"]["method"] == "crl"
         # the CA revokes the certificate: the next refresh brings the new CRL
         serial = int(pki.leaf("rsa-individual-sign")["serial"], 16)
-        server.crl = make_crl(issuer=issuer, revoked=[(serial, now - timedelta(minutes=30), "key_compromise")],
-                              this_update=now - timedelta(minutes=5), next_update=now + timedelta(days=1), number=11)
+        server.crl = make_crl(
+            issuer=issuer,
+            revoked=[(serial, now - timedelta(minutes=30), "key_compromise")],
+            this_update=now - timedelta(minutes=5),
+            next_update=now + timedelta(days=1),
+            number=11,
+        )
         await svc.refresh_crls(force=True)
         second = svc.verifier.verify_cms(cms)["signers"][0]
         assert [c["code"] for c in second["failed_checks"]] == ["cert_revoked"]
@@ -152,25 +171,47 @@ async def test_ocsp_answers_when_no_crl_does(pki: TestPki, tmp_path: Path, serve
         req = ocsp.load_der_ocsp_request(body)
         asked.append(req.serial_number)
         leaf = cx509.load_der_x509_certificate(
-            pki.cert("rsa-revoked-sign" if req.serial_number == revoked_serial else "rsa-individual-sign"))
+            pki.cert(
+                "rsa-revoked-sign" if req.serial_number == revoked_serial else "rsa-individual-sign"
+            )
+        )
         now = datetime.now(UTC)
-        status = ocsp.OCSPCertStatus.REVOKED if req.serial_number == revoked_serial else ocsp.OCSPCertStatus.GOOD
-        builder = ocsp.OCSPResponseBuilder().add_response(
-            cert=leaf, issuer=ca_cert, algorithm=hashes.SHA256(), cert_status=status, this_update=now,
-            next_update=now + timedelta(hours=1),
-            revocation_time=now - timedelta(days=10) if status == ocsp.OCSPCertStatus.REVOKED else None,
-            revocation_reason=cx509.ReasonFlags.key_compromise if status == ocsp.OCSPCertStatus.REVOKED else None,
-        ).responder_id(ocsp.OCSPResponderEncoding.HASH, ca_cert)
+        status = (
+            ocsp.OCSPCertStatus.REVOKED
+            if req.serial_number == revoked_serial
+            else ocsp.OCSPCertStatus.GOOD
+        )
+        builder = (
+            ocsp.OCSPResponseBuilder()
+            .add_response(
+                cert=leaf,
+                issuer=ca_cert,
+                algorithm=hashes.SHA256(),
+                cert_status=status,
+                this_update=now,
+                next_update=now + timedelta(hours=1),
+                revocation_time=now - timedelta(days=10)
+                if status == ocsp.OCSPCertStatus.REVOKED
+                else None,
+                revocation_reason=cx509.ReasonFlags.key_compromise
+                if status == ocsp.OCSPCertStatus.REVOKED
+                else None,
+            )
+            .responder_id(ocsp.OCSPResponderEncoding.HASH, ca_cert)
+        )
         return builder.sign(ca_key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
 
     server.ocsp = respond
     svc = TrustService(settings(validation_trust_dir=ca_dir, validation_ocsp_url=server.url), None)
     await svc.start()
     try:
-        good = svc.verifier.verify_cms(sign_cms(b"x", [(pki.cert("rsa-individual-sign"),
-                                                        pki.key("rsa-individual-sign"))]))
+        good = svc.verifier.verify_cms(
+            sign_cms(b"x", [(pki.cert("rsa-individual-sign"), pki.key("rsa-individual-sign"))])
+        )
         assert good["valid"] and good["signers"][0]["revocation"]["method"] == "ocsp"
-        bad = svc.verifier.verify_cms(sign_cms(b"x", [(pki.cert("rsa-revoked-sign"), pki.key("rsa-revoked-sign"))]))
+        bad = svc.verifier.verify_cms(
+            sign_cms(b"x", [(pki.cert("rsa-revoked-sign"), pki.key("rsa-revoked-sign"))])
+        )
         assert [c["code"] for c in bad["signers"][0]["failed_checks"]] == ["cert_revoked"]
         assert bad["signers"][0]["revocation"]["method"] == "ocsp"
         assert len(asked) == 2
@@ -181,21 +222,40 @@ async def test_ocsp_answers_when_no_crl_does(pki: TestPki, tmp_path: Path, serve
             req = ocsp.load_der_ocsp_request(body)
             leaf = cx509.load_der_x509_certificate(pki.cert("rsa-individual-sign"))
             now = datetime.now(UTC)
-            return ocsp.OCSPResponseBuilder().add_response(
-                cert=leaf, issuer=ca_cert, algorithm=hashes.SHA256(), cert_status=ocsp.OCSPCertStatus.GOOD,
-                this_update=now, next_update=now + timedelta(hours=1), revocation_time=None, revocation_reason=None,
-            ).responder_id(ocsp.OCSPResponderEncoding.HASH, ca_cert).sign(other_key, hashes.SHA256()).public_bytes(
-                serialization.Encoding.DER) if req else b""
+            return (
+                ocsp.OCSPResponseBuilder()
+                .add_response(
+                    cert=leaf,
+                    issuer=ca_cert,
+                    algorithm=hashes.SHA256(),
+                    cert_status=ocsp.OCSPCertStatus.GOOD,
+                    this_update=now,
+                    next_update=now + timedelta(hours=1),
+                    revocation_time=None,
+                    revocation_reason=None,
+                )
+                .responder_id(ocsp.OCSPResponderEncoding.HASH, ca_cert)
+                .sign(other_key, hashes.SHA256())
+                .public_bytes(serialization.Encoding.DER)
+                if req
+                else b""
+            )
 
         server.ocsp = forged
-        fresh = TrustService(settings(validation_trust_dir=ca_dir, validation_ocsp_url=server.url), None)
+        fresh = TrustService(
+            settings(validation_trust_dir=ca_dir, validation_ocsp_url=server.url), None
+        )
         await fresh.start()
         try:
-            r = fresh.verifier.verify_cms(sign_cms(b"x", [(pki.cert("gost-individual-sign"),
-                                                           pki.key("gost-individual-sign"))]))
+            r = fresh.verifier.verify_cms(
+                sign_cms(
+                    b"x", [(pki.cert("gost-individual-sign"), pki.key("gost-individual-sign"))]
+                )
+            )
             assert [c["code"] for c in r["signers"][0]["failed_checks"]] == ["revocation_unknown"]
-            r = fresh.verifier.verify_cms(sign_cms(b"x", [(pki.cert("rsa-individual-sign"),
-                                                           pki.key("rsa-individual-sign"))]))
+            r = fresh.verifier.verify_cms(
+                sign_cms(b"x", [(pki.cert("rsa-individual-sign"), pki.key("rsa-individual-sign"))])
+            )
             assert [c["code"] for c in r["signers"][0]["failed_checks"]] == ["revocation_unknown"]
         finally:
             await fresh.stop()

@@ -8,13 +8,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-
 from egsu.validation import oids
 from egsu.validation.testca import TestPki, sign_cms
 from egsu.validation.trust import CrlEntry, TrustStore, anchor_from_bytes, parse_crl
 from egsu.validation.verify import DetachedDataRequired, Verifier
 
-DOC = '{"subject_bin": "000000000000", "readings": [{"ts": "2026-01-01T01:00:00+05:00", "value": 1.5}]}'.encode()
+DOC = (
+    b'{"subject_bin": "000000000000", "readings": [{"ts": "2026-01-01T01:00:00+05:00", '
+    b'"value": 1.5}]}'
+)
 
 
 def signed_by(pki: TestPki, *names: str, **kw: object) -> bytes:
@@ -48,10 +50,15 @@ def test_gost_256_signer(pki: TestPki, verifier: Verifier) -> None:
 
 
 def test_several_signers_rsa_and_gost(pki: TestPki, verifier: Verifier) -> None:
-    result = verifier.verify_cms(signed_by(pki, "gost-head-sign", "rsa-signer-sign", "rsa-expired-sign"))
+    result = verifier.verify_cms(
+        signed_by(pki, "gost-head-sign", "rsa-signer-sign", "rsa-expired-sign")
+    )
     by_name = {s["common_name"]: s for s in result["signers"]}
     assert {n: s["valid"] for n, s in by_name.items()} == {
-        "ТЕСТОВ GOST-HEAD-SIGN": True, "ТЕСТОВ RSA-SIGNER-SIGN": True, "ТЕСТОВ RSA-EXPIRED-SIGN": False}
+        "ТЕСТОВ GOST-HEAD-SIGN": True,
+        "ТЕСТОВ RSA-SIGNER-SIGN": True,
+        "ТЕСТОВ RSA-EXPIRED-SIGN": False,
+    }
     assert result["valid"] is False
     assert codes(by_name["ТЕСТОВ RSA-EXPIRED-SIGN"]) == ["cert_expired_at_signing"]
 
@@ -65,7 +72,9 @@ def test_detached_signature(pki: TestPki, verifier: Verifier) -> None:
 
 @pytest.mark.parametrize("family", ["rsa", "gost"])
 def test_signature_invalid(pki: TestPki, verifier: Verifier, family: str) -> None:
-    result = verifier.verify_cms(signed_by(pki, f"{family}-individual-sign", corrupt_signature=True))
+    result = verifier.verify_cms(
+        signed_by(pki, f"{family}-individual-sign", corrupt_signature=True)
+    )
     assert codes(result["signers"][0]) == ["signature_invalid"] and not result["valid"]
 
 
@@ -76,13 +85,19 @@ def test_digest_mismatch(pki: TestPki, verifier: Verifier, family: str) -> None:
     assert codes(result["signers"][0]) == ["digest_mismatch"]
 
 
-def test_digest_mismatch_between_attached_content_and_data_sent(pki: TestPki, verifier: Verifier) -> None:
+def test_digest_mismatch_between_attached_content_and_data_sent(
+    pki: TestPki, verifier: Verifier
+) -> None:
     result = verifier.verify_cms(signed_by(pki, "rsa-individual-sign"), b"other")
-    assert [c["code"] for c in result["failed_checks"]] == ["digest_mismatch"] and not result["valid"]
+    assert [c["code"] for c in result["failed_checks"]] == ["digest_mismatch"] and not result[
+        "valid"
+    ]
 
 
 @pytest.mark.parametrize("family", ["rsa", "gost"])
-def test_untrusted_chain_rogue_ca_with_the_same_name(pki: TestPki, verifier: Verifier, family: str) -> None:
+def test_untrusted_chain_rogue_ca_with_the_same_name(
+    pki: TestPki, verifier: Verifier, family: str
+) -> None:
     """A CA that copies the real CA's name (FCALayer's trick) does not pass: the key decides."""
     result = verifier.verify_cms(signed_by(pki, f"{family}-rogue-sign"))
     assert codes(result["signers"][0]) == ["untrusted_chain"]
@@ -97,11 +112,15 @@ def test_untrusted_chain_even_with_the_rogue_ca_embedded(pki: TestPki, verifier:
 def test_intermediate_embedded_in_the_cms_leads_to_a_trusted_root(pki: TestPki) -> None:
     """Trust only the roots; the CMS carries the intermediate, as many signers send it."""
     trust = TrustStore()
-    trust.replace([anchor_from_bytes(pki.ca_cert(n), "folder") for n in ("rsa-root", "gost-root")],
-                  [CrlEntry(parse_crl(c), "folder") for c in pki.crls()])
+    trust.replace(
+        [anchor_from_bytes(pki.ca_cert(n), "folder") for n in ("rsa-root", "gost-root")],
+        [CrlEntry(parse_crl(c), "folder") for c in pki.crls()],
+    )
     cms = signed_by(pki, "rsa-head-sign", extra_certificates=[pki.ca_cert("rsa-legal")])
     assert Verifier(trust).verify_cms(cms)["valid"] is True
-    assert codes(Verifier(trust).verify_cms(signed_by(pki, "rsa-head-sign"))["signers"][0]) == ["untrusted_chain"]
+    assert codes(Verifier(trust).verify_cms(signed_by(pki, "rsa-head-sign"))["signers"][0]) == [
+        "untrusted_chain"
+    ]
 
 
 @pytest.mark.parametrize("family", ["rsa", "gost"])
@@ -134,8 +153,10 @@ def test_cert_revoked(pki: TestPki, verifier: Verifier, family: str) -> None:
     assert s["revocation"]["status"] == "revoked" and s["revocation"]["reason"] == "key_compromise"
 
 
-def test_revoked_for_key_compromise_even_if_signing_time_claims_earlier(pki: TestPki, verifier: Verifier) -> None:
-    """signingTime is the signer's own claim: a stolen key cannot escape revocation by back-dating."""
+def test_revoked_for_key_compromise_even_if_signing_time_claims_earlier(
+    pki: TestPki, verifier: Verifier
+) -> None:
+    """signingTime is the signer's claim: a stolen key cannot escape revocation by back-dating."""
     when = datetime.now(UTC) - timedelta(days=20)
     result = verifier.verify_cms(signed_by(pki, "rsa-revoked-sign", signing_time=when))
     assert codes(result["signers"][0]) == ["cert_revoked"]
@@ -156,8 +177,10 @@ def test_revocation_unknown_is_fatal_or_a_warning_by_setting(pki: TestPki) -> No
 def test_expired_crl_gives_revocation_unknown(pki: TestPki) -> None:
     """The CRLs of the test PKI run for 7 days; 8 days on, nobody knows."""
     trust = TrustStore()
-    trust.replace([anchor_from_bytes(a, "folder") for a in pki.anchors()],
-                  [CrlEntry(parse_crl(c), "folder") for c in pki.crls()])
+    trust.replace(
+        [anchor_from_bytes(a, "folder") for a in pki.anchors()],
+        [CrlEntry(parse_crl(c), "folder") for c in pki.crls()],
+    )
     later = datetime.now(UTC) + timedelta(days=8)
     cms = signed_by(pki, "rsa-individual-sign", signing_time=later)
     result = Verifier(trust, clock=lambda: later).verify_cms(cms)
@@ -201,9 +224,25 @@ def test_openssl_accepts_the_test_pki_rsa_cms(pki: TestPki, tmp_path: Path) -> N
     (tmp_path / "cms.der").write_bytes(signed_by(pki, "rsa-head-sign"))
     bundle = b"".join(_pem(pki.ca_cert(n)) for n in ("rsa-root", "rsa-legal"))
     (tmp_path / "ca.pem").write_bytes(bundle)
-    out = subprocess.run(["openssl", "cms", "-verify", "-inform", "DER", "-in", str(tmp_path / "cms.der"),
-                          "-CAfile", str(tmp_path / "ca.pem"), "-purpose", "any", "-out", str(tmp_path / "out")],
-                         capture_output=True, check=False)
+    out = subprocess.run(
+        [
+            "openssl",
+            "cms",
+            "-verify",
+            "-inform",
+            "DER",
+            "-in",
+            str(tmp_path / "cms.der"),
+            "-CAfile",
+            str(tmp_path / "ca.pem"),
+            "-purpose",
+            "any",
+            "-out",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        check=False,
+    )
     assert out.returncode == 0, out.stderr.decode()
     assert (tmp_path / "out").read_bytes() == DOC
 
@@ -212,5 +251,5 @@ def _pem(der: bytes) -> bytes:
     import base64
 
     body = base64.encodebytes(der).replace(b"\n", b"")
-    lines = b"\n".join(body[i:i + 64] for i in range(0, len(body), 64))
+    lines = b"\n".join(body[i : i + 64] for i in range(0, len(body), 64))
     return b"-----BEGIN CERTIFICATE-----\n" + lines + b"\n-----END CERTIFICATE-----\n"

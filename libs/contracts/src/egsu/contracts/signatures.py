@@ -73,12 +73,16 @@ FAILURE_MESSAGES: dict[str, dict[str, str]] = {
     },
     "revocation_unknown": {
         "ru": "Не удалось проверить, отозван ли сертификат (нет актуального СОС и ответа OCSP).",
-        "kk": "Сертификаттың кері қайтарылғанын тексеру мүмкін болмады (өзекті КСТ және OCSP жауабы жоқ).",
-        "en": "Could not check whether the certificate is revoked (no current CRL and no OCSP answer).",
+        "kk": "Сертификаттың кері қайтарылғанын тексеру мүмкін болмады "
+        "(өзекті КСТ және OCSP жауабы жоқ).",
+        "en": "Could not check whether the certificate is revoked "
+        "(no current CRL and no OCSP answer).",
     },
     "wrong_key_usage": {
-        "ru": "Ключ предназначен для аутентификации, а не для подписи (используйте ключ RSA/GOST для подписи).",
-        "kk": "Кілт қол қоюға емес, аутентификацияға арналған (қол қоюға арналған кілтті пайдаланыңыз).",
+        "ru": "Ключ предназначен для аутентификации, а не для подписи "
+        "(используйте ключ для подписи).",
+        "kk": "Кілт қол қоюға емес, аутентификацияға арналған "
+        "(қол қоюға арналған кілтті пайдаланыңыз).",
         "en": "The key is for authentication, not for signing (use the signing key).",
     },
     "unsupported_algorithm": {
@@ -102,7 +106,9 @@ FAILURE_MESSAGES: dict[str, dict[str, str]] = {
 class FailedCheck(BaseModel):
     code: FailureCode
     detail: str
-    certificate: str | None = Field(None, description="SHA-256 of the certificate concerned, if not the signer's")
+    certificate: str | None = Field(
+        None, description="SHA-256 of the certificate concerned, if not the signer's"
+    )
 
 
 class CertificateInfo(BaseModel):
@@ -130,7 +136,9 @@ class CertificateInfo(BaseModel):
     policies: list[str] = []
     key_purpose: KeyPurpose
     holder_type: HolderType
-    roles: list[str] = Field([], description="NCA RK roles from Extended Key Usage: ceo, can_sign, employee, …")
+    roles: list[str] = Field(
+        [], description="NCA RK roles from Extended Key Usage: ceo, can_sign, employee, …"
+    )
     is_ca: bool = False
     crl_urls: list[str] = []
     ocsp_urls: list[str] = []
@@ -184,8 +192,12 @@ class SignerResult(BaseModel):
 
     def may_sign_for(self, subject_bin: str) -> bool:
         """Whether this signer's certificate lets it sign for the organisation ``subject_bin``."""
-        return (self.valid and self.bin == subject_bin and self.key_purpose == "signing"
-                and bool(ORGANISATION_SIGNING_ROLES.intersection(self.roles)))
+        return (
+            self.valid
+            and self.bin == subject_bin
+            and self.key_purpose == "signing"
+            and bool(ORGANISATION_SIGNING_ROLES.intersection(self.roles))
+        )
 
 
 class CmsVerifyRequest(BaseModel):
@@ -225,9 +237,14 @@ class CertificateReport(BaseModel):
 VERIFY_PATH = "/api/v1/validation/cms/verify"
 
 
-async def verify_cms(client: httpx.AsyncClient, cms: bytes, data: bytes | None = None) -> CmsVerifyResult:
-    """Ask the validation service about a CMS. A 422 ``malformed`` answer is raised as ``httpx.HTTPStatusError``."""
-    body = {"cms": base64.b64encode(cms).decode(), "data": base64.b64encode(data).decode() if data is not None else None}
+async def verify_cms(
+    client: httpx.AsyncClient, cms: bytes, data: bytes | None = None
+) -> CmsVerifyResult:
+    """Ask the validation service about a CMS (422 ``malformed`` raises ``HTTPStatusError``)."""
+    body = {
+        "cms": base64.b64encode(cms).decode(),
+        "data": base64.b64encode(data).decode() if data is not None else None,
+    }
     resp = await client.post(VERIFY_PATH, json=body)
     resp.raise_for_status()
     return CmsVerifyResult.model_validate(resp.json())

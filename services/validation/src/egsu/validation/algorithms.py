@@ -16,7 +16,6 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.serialization import load_der_public_key
-
 from egsu.validation import gost, oids
 from egsu.validation.der import children, contents_of
 
@@ -50,10 +49,14 @@ SIGNATURE_NAMES = {
     oids.KZ_GOST2004_SIG: "gost34310-2004",
 }
 _RSA_HASHES: dict[str, type[hashes.HashAlgorithm]] = {
-    oids.SHA256: hashes.SHA256, oids.SHA384: hashes.SHA384, oids.SHA512: hashes.SHA512,
+    oids.SHA256: hashes.SHA256,
+    oids.SHA384: hashes.SHA384,
+    oids.SHA512: hashes.SHA512,
 }
 _RSA_SIG_DIGEST = {
-    oids.SHA256_WITH_RSA: oids.SHA256, oids.SHA384_WITH_RSA: oids.SHA384, oids.SHA512_WITH_RSA: oids.SHA512,
+    oids.SHA256_WITH_RSA: oids.SHA256,
+    oids.SHA384_WITH_RSA: oids.SHA384,
+    oids.SHA512_WITH_RSA: oids.SHA512,
 }
 _GOST_SIG_SIZE = {oids.KZ_GOST2015_512_SIG: 64, oids.KZ_GOST2015_256_SIG: 32}
 _GOST_KEYS = {oids.KZ_GOST2015_KEY, oids.TC26_GOST2012_256_KEY, oids.TC26_GOST2012_512_KEY}
@@ -64,7 +67,7 @@ def name_of(oid: str) -> str:
 
 
 def digest(oid: str, data: bytes) -> bytes:
-    """The digest of ``data`` by the algorithm ``oid``; ``Unsupported`` for SHA-1 and unknown ones."""
+    """The digest of ``data`` by ``oid``; ``Unsupported`` for SHA-1 and unknown ones."""
     name = DIGEST_NAMES.get(oid)
     if name is None or name == "sha1":
         raise Unsupported(f"digest algorithm {name or oid} is not accepted")
@@ -111,13 +114,17 @@ def load_public_key(spki_der: bytes) -> PublicKey:
             raise Unsupported(f"GOST parameter set {paramset} is not supported")
         c = gost.curve(curve_name)
         point = gost.public_point(c, core.OctetString.load(raw).native)
-        return PublicKey("gost", c.size * 8, f"gost3410-2015-{c.size * 8}", gost_curve=c, gost_point=point)
+        return PublicKey(
+            "gost", c.size * 8, f"gost3410-2015-{c.size * 8}", gost_curve=c, gost_point=point
+        )
     if alg_oid == oids.KZ_GOST2004_KEY:
         raise Unsupported("GOST 34.310-2004 keys (NCA RK's legacy algorithm) are not verified")
     raise Unsupported(f"public key algorithm {alg_oid} is not supported")
 
 
-def verify(key: PublicKey, sig_oid: str, data: bytes, signature: bytes, *, digest_oid: str | None = None) -> bool:
+def verify(
+    key: PublicKey, sig_oid: str, data: bytes, signature: bytes, *, digest_oid: str | None = None
+) -> bool:
     """Check ``signature`` over ``data``. ``digest_oid`` is the CMS digest for ``rsaEncryption``."""
     if key.kind == "rsa":
         if sig_oid == oids.RSA_ENCRYPTION:
@@ -127,7 +134,9 @@ def verify(key: PublicKey, sig_oid: str, data: bytes, signature: bytes, *, diges
             if digest_oid is not None and _RSA_SIG_DIGEST.get(sig_oid) != digest_oid:
                 h = None
         if h is None:
-            raise Unsupported(f"signature algorithm {name_of(sig_oid)} with an RSA key is not supported")
+            raise Unsupported(
+                f"signature algorithm {name_of(sig_oid)} with an RSA key is not supported"
+            )
         assert key.rsa_key is not None
         try:
             key.rsa_key.verify(signature, data, padding.PKCS1v15(), h())
@@ -137,7 +146,9 @@ def verify(key: PublicKey, sig_oid: str, data: bytes, signature: bytes, *, diges
     size = _GOST_SIG_SIZE.get(sig_oid)
     assert key.gost_curve is not None
     if size is None:
-        raise Unsupported(f"signature algorithm {name_of(sig_oid)} with a GOST key is not supported")
+        raise Unsupported(
+            f"signature algorithm {name_of(sig_oid)} with a GOST key is not supported"
+        )
     if size != key.gost_curve.size:
         raise Unsupported(f"{name_of(sig_oid)} does not fit a {key.bits}-bit GOST key")
     if digest_oid is not None and DIGEST_NAMES.get(digest_oid) != f"streebog{size * 8}":

@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from fastapi import FastAPI
-
 from egsu.core.errors import PayloadTooLarge, problem
 from egsu.core.service import create_service_app
 from egsu.core.settings import get_settings
@@ -14,9 +12,12 @@ from egsu.runtime import Runtime, service_lifespan
 from egsu.validation.api import router
 from egsu.validation.config import ValidationSettings
 from egsu.validation.service import TrustService
+from fastapi import FastAPI
 
 Scope = MutableMapping[str, Any]
-ASGIApp = Callable[[Scope, Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]]
+ASGIApp = Callable[
+    [Scope, Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]
+]
 
 
 class BodyLimit:
@@ -26,15 +27,23 @@ class BodyLimit:
         self.app = app
         self.limit = limit
 
-    async def __call__(self, scope: Scope, receive: Callable[[], Awaitable[Any]],
-                       send: Callable[[Any], Awaitable[None]]) -> None:
+    async def __call__(
+        self,
+        scope: Scope,
+        receive: Callable[[], Awaitable[Any]],
+        send: Callable[[Any], Awaitable[None]],
+    ) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await problem(413, "payload_too_large", "Payload too large",
-                          f"the request body is larger than {self.limit} bytes")(scope, receive, send)
+            await problem(
+                413,
+                "payload_too_large",
+                "Payload too large",
+                f"the request body is larger than {self.limit} bytes",
+            )(scope, receive, send)
             return
         seen = 0
 
@@ -67,10 +76,13 @@ def create_app() -> FastAPI:
     app = create_service_app(
         settings=settings,
         title="EGSU TEK EDS validation",
-        description="Electronic digital signatures of NCA RK: CMS verification (RSA, GOST 34.10-2015), "
-                    "certificate details, the trust store of CA certificates and CRLs.",
+        description="Electronic digital signatures of NCA RK: CMS verification "
+        "(RSA, GOST 34.10-2015), "
+        "certificate details, the trust store of CA certificates and CRLs.",
         routers=[router],
-        lifespan=service_lifespan(settings, bus=True, store=True, on_start=on_start, on_stop=on_stop),
+        lifespan=service_lifespan(
+            settings, bus=True, store=True, on_start=on_start, on_stop=on_stop
+        ),
     )
     # two base64 fields of at most max_cms_bytes each, plus JSON
     app.add_middleware(BodyLimit, limit=settings.validation_max_cms_bytes * 3 + 64 * 1024)  # type: ignore[arg-type]

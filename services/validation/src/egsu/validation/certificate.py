@@ -13,15 +13,21 @@ from datetime import UTC, datetime
 from typing import Any
 
 from asn1crypto import core, x509
-
 from egsu.validation import oids
 from egsu.validation.algorithms import PublicKey, Unsupported, load_public_key, name_of
 from egsu.validation.der import Malformed, check_ber, children, encoded
 
 _SHORT = {
-    oids.CN: "CN", oids.SURNAME: "SURNAME", oids.SERIAL_NUMBER: "SERIALNUMBER", oids.COUNTRY: "C",
-    oids.LOCALITY: "L", oids.STATE: "ST", oids.ORGANIZATION: "O", oids.ORGANIZATIONAL_UNIT: "OU",
-    oids.GIVEN_NAME: "G", oids.EMAIL: "E",
+    oids.CN: "CN",
+    oids.SURNAME: "SURNAME",
+    oids.SERIAL_NUMBER: "SERIALNUMBER",
+    oids.COUNTRY: "C",
+    oids.LOCALITY: "L",
+    oids.STATE: "ST",
+    oids.ORGANIZATION: "O",
+    oids.ORGANIZATIONAL_UNIT: "OU",
+    oids.GIVEN_NAME: "G",
+    oids.EMAIL: "E",
 }
 PARSE_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError)
 
@@ -90,7 +96,9 @@ class Certificate:
             except Unsupported as exc:
                 self._key_error = exc
             except PARSE_ERRORS as exc:
-                self._key_error = Malformed(f"the certificate's public key cannot be read: {exc}", "certificate")
+                self._key_error = Malformed(
+                    f"the certificate's public key cannot be read: {exc}", "certificate"
+                )
         if self._key_error is not None:
             raise self._key_error
         assert self._key is not None
@@ -132,7 +140,7 @@ class Certificate:
 
     @property
     def key_purpose(self) -> str:
-        """``signing`` or ``authentication`` (NCA RK: keyUsage bits, then the EKU), else ``unknown``."""
+        """``signing`` or ``authentication`` (keyUsage bits, then the EKU), else ``unknown``."""
         ku, eku = self.key_usage, set(self.eku)
         if "digital_signature" not in ku and "non_repudiation" not in ku:
             return "unknown"
@@ -146,23 +154,30 @@ class Certificate:
 
     @property
     def holder_type(self) -> str:
-        """``individual``, ``legal_entity_head`` or ``legal_entity_employee`` (``unknown`` for CAs)."""
+        """``individual``, ``legal_entity_head``, ``legal_entity_employee`` (CAs: ``unknown``)."""
         if self.is_ca:
             return "unknown"
         roles = set(self.roles)
         pol = set(self.policies)
         if "ceo" in roles:
             return "legal_entity_head"
-        legal = bool(roles & {"organization", "can_sign", "can_sign_financial", "hr", "employee"}) or bool(
-            pol & {oids.POLICY_LEGAL_SIGN, oids.POLICY_LEGAL_AUTH}) or self.bin is not None
+        legal = (
+            bool(roles & {"organization", "can_sign", "can_sign_financial", "hr", "employee"})
+            or bool(pol & {oids.POLICY_LEGAL_SIGN, oids.POLICY_LEGAL_AUTH})
+            or self.bin is not None
+        )
         if legal:
             return "legal_entity_employee"
-        if self.iin or "individual" in roles or pol & {oids.POLICY_INDIVIDUAL_SIGN, oids.POLICY_INDIVIDUAL_AUTH}:
+        if (
+            self.iin
+            or "individual" in roles
+            or pol & {oids.POLICY_INDIVIDUAL_SIGN, oids.POLICY_INDIVIDUAL_AUTH}
+        ):
             return "individual"
         return "unknown"
 
     def info(self) -> dict[str, Any]:
-        """The certificate in the API's vocabulary (``egsu.contracts.signatures.CertificateInfo``)."""
+        """The certificate in the API's vocabulary (``contracts.signatures.CertificateInfo``)."""
         return {
             "serial": format(self.serial, "x"),
             "subject": dn_string(self.subject_attrs),
@@ -245,12 +260,14 @@ def _parse(der: bytes) -> Certificate:
             for dp in _ext_value(ext):
                 name = dp["distribution_point"]
                 if name.name == "full_name":
-                    crl_urls += [g.native for g in name.chosen if g.name == "uniform_resource_identifier"]
+                    crl_urls += [
+                        g.native for g in name.chosen if g.name == "uniform_resource_identifier"
+                    ]
         elif oid == "1.3.6.1.5.5.7.1.1":
             for ad in _ext_value(ext):
-                if ad["access_method"].dotted == "1.3.6.1.5.5.7.48.1" and ad["access_location"].name == (
-                    "uniform_resource_identifier"
-                ):
+                if ad["access_method"].dotted == "1.3.6.1.5.5.7.48.1" and ad[
+                    "access_location"
+                ].name == ("uniform_resource_identifier"):
                     ocsp_urls.append(ad["access_location"].native)
         elif ext["critical"].native and oid not in _KNOWN_CRITICAL:
             raise Unsupported(f"unknown critical extension {oid}")
@@ -285,8 +302,20 @@ def _parse(der: bytes) -> Certificate:
 
 
 # Critical extensions we read; 1.2.398.3.3.5 is seen (non-critical) on NCA RK GOST 2022 leaves.
-_KNOWN_CRITICAL = {"2.5.29.19", "2.5.29.15", "2.5.29.37", "2.5.29.32", "2.5.29.14", "2.5.29.35",
-                   "2.5.29.31", "2.5.29.17", "2.5.29.18", "2.5.29.30", "2.5.29.36", "2.5.29.54"}
+_KNOWN_CRITICAL = {
+    "2.5.29.19",
+    "2.5.29.15",
+    "2.5.29.37",
+    "2.5.29.32",
+    "2.5.29.14",
+    "2.5.29.35",
+    "2.5.29.31",
+    "2.5.29.17",
+    "2.5.29.18",
+    "2.5.29.30",
+    "2.5.29.36",
+    "2.5.29.54",
+}
 
 
 @functools.lru_cache(maxsize=4096)

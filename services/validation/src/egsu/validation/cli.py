@@ -8,24 +8,38 @@ from pathlib import Path
 
 import typer
 
-app = typer.Typer(help="Test PKI shaped like NCA RK (for tests and demonstrations; never for production).",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Test PKI shaped like NCA RK (for tests and demonstrations; never for production).",
+    no_args_is_help=True,
+)
 
 
 @app.command("test-ca")
 def test_ca(
-    folder: Path = typer.Argument(Path("var/test-pki"), help="Where to write the PKI (created if missing)."),
-    bin: str = typer.Option(None, "--bin", help="BIN of the test organisation (random if not given)."),
-    crl_base_url: str = typer.Option(None, help="Base URL written into the certificates' CRL distribution points."),
+    folder: Path = typer.Argument(
+        Path("var/test-pki"), help="Where to write the PKI (created if missing)."
+    ),
+    bin: str = typer.Option(
+        None, "--bin", help="BIN of the test organisation (random if not given)."
+    ),
+    crl_base_url: str = typer.Option(
+        None, help="Base URL written into the certificates' CRL distribution points."
+    ),
     ocsp_url: str = typer.Option(None, help="OCSP URL written into the end-entity certificates."),
 ) -> None:
     """Build roots, intermediates, end-entity certificates (valid and negative cases) and CRLs."""
     from egsu.validation.testca import build_test_pki
 
     pki = build_test_pki(folder, bin=bin, crl_base_url=crl_base_url, ocsp_url=ocsp_url)
-    typer.echo(f"test PKI in {folder}: {len(pki.manifest['cas'])} CAs, {len(pki.manifest['leaves'])} certificates, "
-               f"organisation BIN {pki.manifest['bin']}")
-    typer.echo(f"trust anchors: {folder / 'ca'}  CRLs: {folder / 'crl'}  (EGSU_VALIDATION_TRUST_DIR={folder})")
+    typer.echo(
+        f"test PKI in {folder}: {len(pki.manifest['cas'])} CAs, "
+        f"{len(pki.manifest['leaves'])} certificates, "
+        f"organisation BIN {pki.manifest['bin']}"
+    )
+    typer.echo(
+        f"trust anchors: {folder / 'ca'}  CRLs: {folder / 'crl'}  "
+        f"(EGSU_VALIDATION_TRUST_DIR={folder})"
+    )
     for name, leaf in pki.manifest["leaves"].items():
         typer.echo(f"  {name:28} {leaf['holder']:22} {leaf['purpose']:15} {leaf['state']}")
 
@@ -33,7 +47,9 @@ def test_ca(
 @app.command("sign")
 def sign(
     document: Path = typer.Argument(..., help="The file to sign."),
-    cert: list[str] = typer.Option(..., "--cert", help="Name of a certificate of the test PKI (repeat for more)."),
+    cert: list[str] = typer.Option(
+        ..., "--cert", help="Name of a certificate of the test PKI (repeat for more)."
+    ),
     folder: Path = typer.Option(Path("var/test-pki"), help="The test PKI's folder."),
     detached: bool = typer.Option(False, help="Leave the document out of the CMS."),
     signing_time: datetime = typer.Option(None, help="Signing time to write (default: now)."),

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
-
 from egsu.auth import Principal, require_roles
 from egsu.validation.service import TrustService
+from fastapi import Depends, Request
 
 # Every authenticated role may verify a signature; ingest calls with its service account.
 Verifiers = Annotated[
-    Principal, Depends(require_roles("ministry", "operator", "government", "subject", "auditor", "service"))
+    Principal,
+    Depends(require_roles("ministry", "operator", "government", "subject", "auditor", "service")),
 ]
 Ministry = Annotated[Principal, Depends(require_roles("ministry"))]
 

@@ -23,13 +23,14 @@ MAX_DEPTH = 40
 MAX_ELEMENTS = 500_000
 
 
-def check_ber(data: bytes, *, field: str = "cms", max_depth: int = MAX_DEPTH,
-              max_elements: int = MAX_ELEMENTS) -> None:
-    """Raise ``Malformed`` unless ``data`` is exactly one well-formed BER element within the limits."""
+def check_ber(
+    data: bytes, *, field: str = "cms", max_depth: int = MAX_DEPTH, max_elements: int = MAX_ELEMENTS
+) -> None:
+    """Raise ``Malformed`` unless ``data`` is one well-formed BER element within the limits."""
     n = len(data)
     if n < 2:
         raise Malformed("the data is too short to be ASN.1", field)
-    # One frame per open constructed element: (its end or -1 if indefinite, the byte limit it lives in)
+    # One frame per open constructed element: (its end or -1 if indefinite, its byte limit)
     stack: list[tuple[int, int]] = []
     pos = 0
     count = 0
@@ -81,7 +82,7 @@ def check_ber(data: bytes, *, field: str = "cms", max_depth: int = MAX_DEPTH,
                 raise Malformed("length field too large", field)
             if pos + k > limit:
                 raise Malformed("truncated length", field)
-            length = int.from_bytes(data[pos:pos + k], "big")
+            length = int.from_bytes(data[pos : pos + k], "big")
             pos += k
         else:
             length = lb
@@ -136,7 +137,7 @@ def read_tlv(data: bytes, pos: int = 0) -> tuple[int, int, int]:
         k = lb & 0x7F
         if k == 0 or k > 4 or start + k > len(data):
             raise Malformed("bad length")
-        length = int.from_bytes(data[start:start + k], "big")
+        length = int.from_bytes(data[start : start + k], "big")
         start += k
     else:
         length = lb

@@ -17,7 +17,6 @@ from datetime import datetime, timedelta
 import httpx
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
-
 from egsu.validation import oids
 from egsu.validation.algorithms import Unsupported
 from egsu.validation.certificate import PARSE_ERRORS, Certificate, parse_certificate
@@ -40,14 +39,17 @@ def _key_hash(cert: Certificate) -> bytes:
 
 def build_request(cert: Certificate, issuer: Certificate) -> bytes:
     builder = ocsp.OCSPRequestBuilder().add_certificate_by_hash(
-        hashlib.sha256(cert.issuer_der).digest(), _key_hash(issuer), cert.serial, hashes.SHA256())
+        hashlib.sha256(cert.issuer_der).digest(), _key_hash(issuer), cert.serial, hashes.SHA256()
+    )
     return builder.build().public_bytes(serialization.Encoding.DER)
 
 
 class OcspClient:
-    """Asks OCSP responders (a configured one and/or the certificate's AIA) and caches the answers."""
+    """Asks OCSP responders (a configured one and/or the certificate's AIA); caches answers."""
 
-    def __init__(self, *, url: str | None, use_aia: bool, timeout: float, cache_seconds: float) -> None:
+    def __init__(
+        self, *, url: str | None, use_aia: bool, timeout: float, cache_seconds: float
+    ) -> None:
         self.url = url
         self.use_aia = use_aia
         self.timeout = timeout
@@ -59,8 +61,14 @@ class OcspClient:
     def close(self) -> None:
         self._http.close()
 
-    def __call__(self, cert: Certificate, issuer: Certificate, at: datetime, now: datetime,
-                 signed_by: SignedBy) -> Revocation | None:
+    def __call__(
+        self,
+        cert: Certificate,
+        issuer: Certificate,
+        at: datetime,
+        now: datetime,
+        signed_by: SignedBy,
+    ) -> Revocation | None:
         urls = ([self.url] if self.url else []) + (list(cert.ocsp_urls) if self.use_aia else [])
         if not urls:
             return None
@@ -79,11 +87,15 @@ class OcspClient:
                 return _at(answer, at)
         return None
 
-    def _ask(self, url: str, cert: Certificate, issuer: Certificate, now: datetime,
-             signed_by: SignedBy) -> Revocation | None:
+    def _ask(
+        self, url: str, cert: Certificate, issuer: Certificate, now: datetime, signed_by: SignedBy
+    ) -> Revocation | None:
         try:
-            resp = self._http.post(url, content=build_request(cert, issuer),
-                                   headers={"Content-Type": "application/ocsp-request"})
+            resp = self._http.post(
+                url,
+                content=build_request(cert, issuer),
+                headers={"Content-Type": "application/ocsp-request"},
+            )
             if resp.status_code != 200 or len(resp.content) > MAX_RESPONSE:
                 log.warning("OCSP %s answered HTTP %s", url, resp.status_code)
                 return None
@@ -93,31 +105,43 @@ class OcspClient:
             return None
 
 
-def parse_response(body: bytes, cert: Certificate, issuer: Certificate, now: datetime,
-                   signed_by: SignedBy) -> Revocation | None:
+def parse_response(
+    body: bytes, cert: Certificate, issuer: Certificate, now: datetime, signed_by: SignedBy
+) -> Revocation | None:
     """The certificate's status from an OCSP response, or None if the response does not count."""
     try:
         resp = ocsp.load_der_ocsp_response(body)
         if resp.response_status != ocsp.OCSPResponseStatus.SUCCESSFUL:
             log.warning("OCSP response status %s", resp.response_status.name)
             return None
-        tbs, sig, sig_oid = resp.tbs_response_bytes, resp.signature, resp.signature_algorithm_oid.dotted_string
+        tbs, sig, sig_oid = (
+            resp.tbs_response_bytes,
+            resp.signature,
+            resp.signature_algorithm_oid.dotted_string,
+        )
         responder_ok = _signed(signed_by, tbs, sig_oid, sig, issuer)
         if not responder_ok:
             for c in resp.certificates:
                 delegate = parse_certificate(c.public_bytes(serialization.Encoding.DER), "ocsp")
-                if (oids.EKU_OCSP_SIGNING in delegate.eku and delegate.issuer_key == issuer.subject_key
-                        and delegate.not_before - SKEW <= now <= delegate.not_after + SKEW
-                        and _signed(signed_by, delegate.tbs, delegate.signature_oid, delegate.signature, issuer)
-                        and _signed(signed_by, tbs, sig_oid, sig, delegate)):
+                if (
+                    oids.EKU_OCSP_SIGNING in delegate.eku
+                    and delegate.issuer_key == issuer.subject_key
+                    and delegate.not_before - SKEW <= now <= delegate.not_after + SKEW
+                    and _signed(
+                        signed_by, delegate.tbs, delegate.signature_oid, delegate.signature, issuer
+                    )
+                    and _signed(signed_by, tbs, sig_oid, sig, delegate)
+                ):
                     responder_ok = True
                     break
         if not responder_ok:
             log.warning("OCSP response not signed by the issuer or its delegated responder")
             return None
         for single in resp.responses:
-            if single.serial_number != cert.serial or single.issuer_key_hash not in (_key_hash(issuer),
-                                                                                     _sha1_key_hash(issuer)):
+            if single.serial_number != cert.serial or single.issuer_key_hash not in (
+                _key_hash(issuer),
+                _sha1_key_hash(issuer),
+            ):
                 continue
             this_update = single.this_update_utc
             next_update = single.next_update_utc
@@ -126,11 +150,19 @@ def parse_response(body: bytes, cert: Certificate, issuer: Certificate, now: dat
                 return None
             status = single.certificate_status
             if status == ocsp.OCSPCertStatus.GOOD:
-                return Revocation("good", "ocsp", "OCSP: good", crl_this_update=None, checked_at=now)
+                return Revocation(
+                    "good", "ocsp", "OCSP: good", crl_this_update=None, checked_at=now
+                )
             if status == ocsp.OCSPCertStatus.REVOKED:
                 reason = single.revocation_reason.name if single.revocation_reason else None
-                return Revocation("revoked", "ocsp", "OCSP: revoked", single.revocation_time_utc, reason,
-                                  checked_at=now)
+                return Revocation(
+                    "revoked",
+                    "ocsp",
+                    "OCSP: revoked",
+                    single.revocation_time_utc,
+                    reason,
+                    checked_at=now,
+                )
             return None
         return None
     except (Malformed, *PARSE_ERRORS) as exc:
@@ -151,9 +183,18 @@ def _signed(signed_by: SignedBy, tbs: bytes, sig_oid: str, sig: bytes, issuer: C
 
 def _at(answer: Revocation, at: datetime) -> Revocation:
     """Judge a cached answer for a given signing time."""
-    if answer.status == "revoked" and answer.revoked_at is not None and answer.revoked_at > at and (
-        answer.reason not in ("key_compromise", "ca_compromise")
+    if (
+        answer.status == "revoked"
+        and answer.revoked_at is not None
+        and answer.revoked_at > at
+        and (answer.reason not in ("key_compromise", "ca_compromise"))
     ):
-        return Revocation("revoked_after_signing", "ocsp", "OCSP: revoked after the signing time",
-                          answer.revoked_at, answer.reason, checked_at=answer.checked_at)
+        return Revocation(
+            "revoked_after_signing",
+            "ocsp",
+            "OCSP: revoked after the signing time",
+            answer.revoked_at,
+            answer.reason,
+            checked_at=answer.checked_at,
+        )
     return answer

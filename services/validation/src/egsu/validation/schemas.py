@@ -5,15 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
-
 from egsu.contracts.signatures import CertificateInfo
+from pydantic import BaseModel, Field
 
 MAX_TEXT = 24 * 1024 * 1024  # characters of base64/PEM in one field
 
 
 class CertificateSubmit(BaseModel):
-    certificate: str = Field(max_length=MAX_TEXT, description="A certificate: PEM, or base64 of its DER")
+    certificate: str = Field(
+        max_length=MAX_TEXT, description="A certificate: PEM, or base64 of its DER"
+    )
 
 
 class CrlSubmit(BaseModel):

@@ -1,7 +1,7 @@
 """Where the trust store's entries come from, and how every replica keeps the same set.
 
 - The configured folder (``EGSU_VALIDATION_TRUST_DIR``): read at start; read-only through the API.
-- The object store (bucket ``docs``, prefix ``validation/trust/``): what the ministry adds through the
+- The object store (bucket ``docs``, prefix ``validation/trust/``): what the ministry adds via the
   API. Each replica re-lists it every ``validation_trust_reload_seconds``, so an anchor added or
   removed on one replica reaches the others within that time (at once on the replica that did it).
 - CRL URLs (``EGSU_VALIDATION_CRL_URLS``, and the distribution points if enabled): fetched at start
@@ -20,13 +20,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-
 from egsu.core.errors import Conflict, NotFound
 from egsu.storage import ObjectStore
 from egsu.validation.config import ValidationSettings
 from egsu.validation.der import Malformed
 from egsu.validation.ocsp import OcspClient
-from egsu.validation.trust import Anchor, CrlEntry, TrustStore, anchor_from_bytes, decode_pem_or_der, parse_crl
+from egsu.validation.trust import (
+    Anchor,
+    CrlEntry,
+    TrustStore,
+    anchor_from_bytes,
+    decode_pem_or_der,
+    parse_crl,
+)
 from egsu.validation.verify import Limits, Verifier
 
 log = logging.getLogger("egsu.validation")
@@ -75,15 +81,20 @@ class TrustService:
         self._task: asyncio.Task[None] | None = None
         self.ocsp = None
         if settings.validation_ocsp_url or settings.validation_ocsp_use_aia:
-            self.ocsp = OcspClient(url=settings.validation_ocsp_url, use_aia=settings.validation_ocsp_use_aia,
-                                   timeout=settings.validation_ocsp_timeout,
-                                   cache_seconds=settings.validation_ocsp_cache_seconds)
+            self.ocsp = OcspClient(
+                url=settings.validation_ocsp_url,
+                use_aia=settings.validation_ocsp_use_aia,
+                timeout=settings.validation_ocsp_timeout,
+                cache_seconds=settings.validation_ocsp_cache_seconds,
+            )
         self.verifier = Verifier(
             self.trust,
             revocation_unknown_fatal=settings.validation_revocation_unknown_fatal,
             ocsp=self.ocsp,
-            limits=Limits(max_signers=settings.validation_max_signers,
-                          max_certificates=settings.validation_max_certificates),
+            limits=Limits(
+                max_signers=settings.validation_max_signers,
+                max_certificates=settings.validation_max_certificates,
+            ),
         )
 
     # --- life cycle -----------------------------------------------------------------------------
@@ -118,15 +129,20 @@ class TrustService:
 
     def _rebuild(self) -> None:
         anchors = {**self.folder.anchors, **self.stored.anchors}
-        crls = {**self.folder.crls, **self.stored.crls, **{e.crl.sha256: e for e in self.fetched.values()}}
+        crls = {
+            **self.folder.crls,
+            **self.stored.crls,
+            **{e.crl.sha256: e for e in self.fetched.values()},
+        }
         self.trust.replace(anchors.values(), crls.values())
 
     # --- the object store -----------------------------------------------------------------------
     def _key(self, kind: str, sha: str) -> str:
-        return f"{self.settings.validation_store_prefix}{kind}/{sha}.{'cer' if kind == 'certificates' else 'crl'}"
+        ext = "cer" if kind == "certificates" else "crl"
+        return f"{self.settings.validation_store_prefix}{kind}/{sha}.{ext}"
 
     async def reload_store(self) -> None:
-        """Bring this replica's copy in line with the object store (new entries read, gone ones dropped)."""
+        """Bring this replica's copy in line with the object store (read new, drop gone)."""
         if self.store is None:
             return
         prefix = self.settings.validation_store_prefix
@@ -134,22 +150,27 @@ class TrustService:
         anchors: dict[str, Anchor] = {}
         crls: dict[str, CrlEntry] = {}
         for key in keys:
-            kind, _, name = key[len(prefix):].partition("/")
+            kind, _, name = key[len(prefix) :].partition("/")
             sha = name.rsplit(".", 1)[0]
             try:
                 if kind == "certificates":
                     known = self.stored.anchors.get(sha)
                     if known is None:
                         st = await self.store.stat(BUCKET, key)
-                        known = anchor_from_bytes(await self.store.get(BUCKET, key), "store", st.last_modified)
+                        known = anchor_from_bytes(
+                            await self.store.get(BUCKET, key), "store", st.last_modified
+                        )
                     anchors[sha] = known
                 elif kind == "crls":
                     known_crl = self.stored.crls.get(sha)
                     if known_crl is None:
                         st = await self.store.stat(BUCKET, key)
                         der = await self.store.get(BUCKET, key)
-                        known_crl = CrlEntry(await asyncio.to_thread(parse_crl, der), "store",
-                                             fetched_at=st.last_modified)
+                        known_crl = CrlEntry(
+                            await asyncio.to_thread(parse_crl, der),
+                            "store",
+                            fetched_at=st.last_modified,
+                        )
                     crls[sha] = known_crl
             except NotFound:
                 continue  # removed between the listing and the read
@@ -168,16 +189,23 @@ class TrustService:
         if existing is not None:
             return existing, False
         if self.store is not None:
-            await self.store.put(BUCKET, self._key("certificates", sha), der, content_type="application/pkix-cert",
-                                 metadata={"added-by": added_by})
+            await self.store.put(
+                BUCKET,
+                self._key("certificates", sha),
+                der,
+                content_type="application/pkix-cert",
+                metadata={"added-by": added_by},
+            )
         self.stored.anchors[sha] = anchor
         self._rebuild()
         return anchor, True
 
     async def remove_certificate(self, sha: str) -> Anchor:
         if sha in self.folder.anchors:
-            raise Conflict("this anchor comes from the configured trust folder; remove the file there",
-                           code="configured_anchor")
+            raise Conflict(
+                "this anchor comes from the configured trust folder; remove the file there",
+                code="configured_anchor",
+            )
         anchor = self.stored.anchors.get(sha)
         if anchor is None:
             raise NotFound("no such trusted certificate", code="trust_certificate_not_found")
@@ -194,8 +222,13 @@ class TrustService:
             return existing, False
         entry = CrlEntry(crl, "store", fetched_at=datetime.now(UTC))
         if self.store is not None:
-            await self.store.put(BUCKET, self._key("crls", crl.sha256), der, content_type="application/pkix-crl",
-                                 metadata={"added-by": added_by})
+            await self.store.put(
+                BUCKET,
+                self._key("crls", crl.sha256),
+                der,
+                content_type="application/pkix-crl",
+                metadata={"added-by": added_by},
+            )
         self.stored.crls[crl.sha256] = entry
         self._rebuild()
         return entry, True
@@ -230,15 +263,25 @@ class TrustService:
         for url in self.crl_urls():
             entry = self.fetched.get(url)
             age = time.monotonic() - self._crl_fetched_at.get(url, -1e9)
-            expired = entry is not None and entry.crl.next_update is not None and entry.crl.next_update < now
-            due = force or entry is None or age >= self.settings.validation_crl_refresh_seconds or (
-                expired and age >= 60)
+            expired = (
+                entry is not None
+                and entry.crl.next_update is not None
+                and entry.crl.next_update < now
+            )
+            due = (
+                force
+                or entry is None
+                or age >= self.settings.validation_crl_refresh_seconds
+                or (expired and age >= 60)
+            )
             if not due:
                 continue
             self._crl_fetched_at[url] = time.monotonic()
             try:
                 der = await self._download(url)
-                crl = await asyncio.to_thread(parse_crl, decode_pem_or_der(der, "crl", ("X509 CRL",)))
+                crl = await asyncio.to_thread(
+                    parse_crl, decode_pem_or_der(der, "crl", ("X509 CRL",))
+                )
             except (httpx.HTTPError, Malformed, ValueError) as exc:
                 log.warning("CRL %s not refreshed: %s", url, exc)
                 outcome[url] = f"failed: {exc}"

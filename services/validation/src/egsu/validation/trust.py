@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import re
 import threading
@@ -18,8 +19,13 @@ from datetime import UTC, datetime
 
 from asn1crypto import crl as asn1_crl
 from cryptography import x509 as cx509
-
-from egsu.validation.certificate import PARSE_ERRORS, Certificate, dn_string, name_attributes, parse_certificate
+from egsu.validation.certificate import (
+    PARSE_ERRORS,
+    Certificate,
+    dn_string,
+    name_attributes,
+    parse_certificate,
+)
 from egsu.validation.der import Malformed, check_ber, encoded
 
 _PEM = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----(.*?)-----END \1-----", re.S)
@@ -31,7 +37,9 @@ def decode_pem_or_der(data: bytes | str, field_name: str, labels: tuple[str, ...
     m = _PEM.search(raw)
     if m:
         if m.group(1).decode() not in labels:
-            raise Malformed(f"expected PEM {' or '.join(labels)}, got {m.group(1).decode()}", field_name)
+            raise Malformed(
+                f"expected PEM {' or '.join(labels)}, got {m.group(1).decode()}", field_name
+            )
         raw = m.group(2)
     stripped = raw.strip()
     if stripped[:1] == b"\x30":
@@ -61,8 +69,12 @@ class Crl:
 
     def summary(self) -> dict[str, object]:
         return {
-            "sha256": self.sha256, "issuer": self.issuer, "this_update": self.this_update,
-            "next_update": self.next_update, "number": self.number, "revoked_count": len(self.revoked),
+            "sha256": self.sha256,
+            "issuer": self.issuer,
+            "this_update": self.this_update,
+            "next_update": self.next_update,
+            "number": self.number,
+            "revoked_count": len(self.revoked),
         }
 
 
@@ -90,10 +102,9 @@ def parse_crl(der: bytes, field_name: str = "crl") -> Crl:
         revoked: dict[int, tuple[datetime, str | None]] = {}
         for entry in c:
             reason = None
-            try:
-                reason = _REASONS.get(entry.extensions.get_extension_for_class(cx509.CRLReason).value.reason)
-            except cx509.ExtensionNotFound:
-                pass
+            with contextlib.suppress(cx509.ExtensionNotFound):
+                ext = entry.extensions.get_extension_for_class(cx509.CRLReason)
+                reason = _REASONS.get(ext.value.reason)
             revoked[entry.serial_number] = (entry.revocation_date_utc, reason)
         number = None
         is_delta = False
@@ -179,8 +190,14 @@ class TrustStore:
         with self._lock:
             self._snapshot = TrustSnapshot.build(anchors, crls)
 
-    def update(self, *, add_anchors: Iterable[Anchor] = (), remove_anchors: Iterable[str] = (),
-               add_crls: Iterable[CrlEntry] = (), remove_crls: Iterable[str] = ()) -> None:
+    def update(
+        self,
+        *,
+        add_anchors: Iterable[Anchor] = (),
+        remove_anchors: Iterable[str] = (),
+        add_crls: Iterable[CrlEntry] = (),
+        remove_crls: Iterable[str] = (),
+    ) -> None:
         with self._lock:
             snap = self._snapshot
             anchors = dict(snap.anchors)
@@ -200,5 +217,7 @@ def anchor_from_bytes(der: bytes, source: str, added_at: datetime | None = None)
     """An anchor from a CA certificate's DER; ``Malformed`` if it is not a usable CA certificate."""
     cert = parse_certificate(der, "certificate")
     if not cert.is_ca:
-        raise Malformed("this is not a CA certificate (basicConstraints cA is not set)", "certificate")
+        raise Malformed(
+            "this is not a CA certificate (basicConstraints cA is not set)", "certificate"
+        )
     return Anchor(cert, source, added_at)

@@ -1,6 +1,6 @@
-"""CMS (PKCS#7 SignedData) verification: signatures, digests, chains, validity at signing, revocation.
+"""CMS (PKCS#7 SignedData) verification: signatures, digests, chains, validity, revocation.
 
-``Verifier.verify_cms`` returns a plain dict shaped like ``egsu.contracts.signatures.CmsVerifyResult``.
+``Verifier.verify_cms`` returns a dict shaped like ``egsu.contracts.signatures.CmsVerifyResult``.
 It is synchronous and CPU-bound; the API runs it in a worker thread. Parsing is done eagerly and
 in one place (``parse_cms``), so every structural fault becomes ``Malformed`` before any check runs.
 """
@@ -16,7 +16,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from asn1crypto import cms, core
-
 from egsu.contracts.signatures import FailureCode
 from egsu.validation import oids
 from egsu.validation.algorithms import Unsupported, digest, name_of
@@ -138,11 +137,16 @@ def _parse_signer(si: Any, limits: Limits) -> ParsedSigner:
             raise Malformed(f"more than {limits.max_attributes} unsigned attributes")
         has_ts = any(a["type"].dotted == oids.ATTR_TIMESTAMP_TOKEN for a in unsigned)
     return ParsedSigner(
-        sid_issuer=issuer, sid_serial=serial, sid_ski=ski,
+        sid_issuer=issuer,
+        sid_serial=serial,
+        sid_ski=ski,
         digest_oid=si["digest_algorithm"]["algorithm"].dotted,
         signature_oid=si["signature_algorithm"]["algorithm"].dotted,
         signature=si["signature"].native,
-        signed_attrs=signed_der, content_type=ctype, message_digest=mdigest, signing_time=stime,
+        signed_attrs=signed_der,
+        content_type=ctype,
+        message_digest=mdigest,
+        signing_time=stime,
         has_timestamp=has_ts,
     )
 
@@ -167,8 +171,14 @@ class Revocation:
 
 
 class OcspChecker(Protocol):
-    def __call__(self, cert: Certificate, issuer: Certificate, at: datetime, now: datetime,
-                 signed_by: Callable[[bytes, str, bytes, Certificate], bool]) -> Revocation | None: ...
+    def __call__(
+        self,
+        cert: Certificate,
+        issuer: Certificate,
+        at: datetime,
+        now: datetime,
+        signed_by: Callable[[bytes, str, bytes, Certificate], bool],
+    ) -> Revocation | None: ...
 
 
 @dataclass
@@ -236,13 +246,17 @@ class Verifier:
                 raise DetachedDataRequired()
             content = detached
         elif detached is not None and detached != content:
-            top.fail("digest_mismatch", "the CMS carries content that differs from the data sent with it")
+            top.fail(
+                "digest_mismatch", "the CMS carries content that differs from the data sent with it"
+            )
         certs: list[Certificate] = []
         for i, der in enumerate(parsed.certificates):
             certs.append(parse_certificate(der, f"cms.certificates[{i}]"))
         digests: dict[str, bytes] = {}
-        signers = [self._verify_signer(s, i, parsed, content, certs, digests, snap, now)
-                   for i, s in enumerate(parsed.signers)]
+        signers = [
+            self._verify_signer(s, i, parsed, content, certs, digests, snap, now)
+            for i, s in enumerate(parsed.signers)
+        ]
         if not signers:
             top.fail("signature_invalid", "the CMS has no signers")
         return {
@@ -261,7 +275,9 @@ class Verifier:
         cert = parse_certificate(der, "certificate")
         now = self.clock()
         check = _Check()
-        chain, revocation = self._check_chain(cert, [], now, now, self.trust.snapshot, check, is_leaf=True)
+        chain, revocation = self._check_chain(
+            cert, [], now, now, self.trust.snapshot, check, is_leaf=True
+        )
         return {
             "certificate": cert.info(),
             "trusted": not check.failed,
@@ -273,16 +289,27 @@ class Verifier:
         }
 
     # --- one signer ------------------------------------------------------------------------------
-    def _verify_signer(self, s: ParsedSigner, index: int, parsed: ParsedCms, content: bytes,
-                       certs: list[Certificate], digests: dict[str, bytes], snap: TrustSnapshot,
-                       now: datetime) -> dict[str, Any]:
+    def _verify_signer(
+        self,
+        s: ParsedSigner,
+        index: int,
+        parsed: ParsedCms,
+        content: bytes,
+        certs: list[Certificate],
+        digests: dict[str, bytes],
+        snap: TrustSnapshot,
+        now: datetime,
+    ) -> dict[str, Any]:
         check = _Check()
         cert = _find_signer_cert(s, certs)
         signing_time = s.signing_time
         at = min(signing_time, now) if signing_time else now
         if signing_time and signing_time > now + CLOCK_SKEW:
-            check.warn("signing_time_in_future", f"the signing time {signing_time.isoformat()} is in the future; "
-                       "validity was checked at the time of verification")
+            check.warn(
+                "signing_time_in_future",
+                f"the signing time {signing_time.isoformat()} is in the future; "
+                "validity was checked at the time of verification",
+            )
         result: dict[str, Any] = {
             "index": index,
             "digest_algorithm": name_of(s.digest_oid),
@@ -298,31 +325,42 @@ class Verifier:
             self._check_signature(s, parsed, content, cert, digests, check)
             chain, revocation = self._check_chain(cert, certs, at, now, snap, check, is_leaf=True)
             if cert.key_purpose != "signing":
-                check.fail("wrong_key_usage", f"the certificate is for {cert.key_purpose}, not for signing")
+                check.fail(
+                    "wrong_key_usage", f"the certificate is for {cert.key_purpose}, not for signing"
+                )
         info = cert.info() if cert else None
-        result.update({
-            "valid": not check.failed,
-            "certificate": info,
-            "iin": info and info["iin"],
-            "bin": info and info["bin"],
-            "common_name": info and info["common_name"],
-            "organization": info and info["organization"],
-            "serial": info and info["serial"],
-            "issuer": info and info["issuer"],
-            "not_before": info and info["not_before"],
-            "not_after": info and info["not_after"],
-            "key_purpose": info["key_purpose"] if info else "unknown",
-            "holder_type": info["holder_type"] if info else "unknown",
-            "roles": info["roles"] if info else [],
-            "chain": [_chain_item(c) for c in chain],
-            "revocation": revocation.as_dict(),
-            "failed_checks": check.failed,
-            "warnings": check.warnings,
-        })
+        result.update(
+            {
+                "valid": not check.failed,
+                "certificate": info,
+                "iin": info and info["iin"],
+                "bin": info and info["bin"],
+                "common_name": info and info["common_name"],
+                "organization": info and info["organization"],
+                "serial": info and info["serial"],
+                "issuer": info and info["issuer"],
+                "not_before": info and info["not_before"],
+                "not_after": info and info["not_after"],
+                "key_purpose": info["key_purpose"] if info else "unknown",
+                "holder_type": info["holder_type"] if info else "unknown",
+                "roles": info["roles"] if info else [],
+                "chain": [_chain_item(c) for c in chain],
+                "revocation": revocation.as_dict(),
+                "failed_checks": check.failed,
+                "warnings": check.warnings,
+            }
+        )
         return result
 
-    def _check_signature(self, s: ParsedSigner, parsed: ParsedCms, content: bytes, cert: Certificate,
-                         digests: dict[str, bytes], check: _Check) -> None:
+    def _check_signature(
+        self,
+        s: ParsedSigner,
+        parsed: ParsedCms,
+        content: bytes,
+        cert: Certificate,
+        digests: dict[str, bytes],
+        check: _Check,
+    ) -> None:
         try:
             key = cert.public_key
             if s.digest_oid not in digests:
@@ -339,7 +377,10 @@ class Verifier:
                 check.fail("malformed", "signed attributes without content-type and message-digest")
                 return
             if s.content_type != parsed.content_type:
-                check.fail("malformed", "the content-type attribute differs from the encapsulated content type")
+                check.fail(
+                    "malformed",
+                    "the content-type attribute differs from the encapsulated content type",
+                )
                 return
             if s.message_digest != content_digest:
                 check.fail("digest_mismatch", "the message digest does not match the signed data")
@@ -350,7 +391,9 @@ class Verifier:
             signed = content
             digest_for_sig = s.digest_oid
         try:
-            ok = verify_signature(key, s.signature_oid, signed, s.signature, digest_oid=digest_for_sig)
+            ok = verify_signature(
+                key, s.signature_oid, signed, s.signature, digest_oid=digest_for_sig
+            )
         except Unsupported as exc:
             check.fail("unsupported_algorithm", str(exc))
             return
@@ -368,14 +411,26 @@ class Verifier:
         self._sig_cache.put(key, ok)
         return ok
 
-    def _build(self, cert: Certificate, pool: list[Certificate], snap: TrustSnapshot,
-               path: list[Certificate], problems: list[tuple[str, str]]) -> list[Certificate] | None:
+    def _build(
+        self,
+        cert: Certificate,
+        pool: list[Certificate],
+        snap: TrustSnapshot,
+        path: list[Certificate],
+        problems: list[tuple[str, str]],
+    ) -> list[Certificate] | None:
         if len(path) > MAX_CHAIN:
             problems.append(("untrusted_chain", "the chain is too long"))
             return None
         anchors = snap.by_subject.get(cert.issuer_key, [])
-        others = [c for c in pool if c.subject_key == cert.issuer_key and c.is_ca
-                  and c.sha256 not in {p.sha256 for p in path} and c.sha256 not in snap.anchors]
+        others = [
+            c
+            for c in pool
+            if c.subject_key == cert.issuer_key
+            and c.is_ca
+            and c.sha256 not in {p.sha256 for p in path}
+            and c.sha256 not in snap.anchors
+        ]
         for candidate in [*anchors, *others]:
             if cert.aki and candidate.ski and cert.aki != candidate.ski:
                 continue
@@ -390,8 +445,13 @@ class Verifier:
                 problems.append(("untrusted_chain", f"{_short(candidate)}: {exc.detail}"))
                 continue
             if not ok:
-                problems.append(("untrusted_chain", f"the signature of {_short(cert)} does not verify with the "
-                                                    f"key of {_short(candidate)}"))
+                problems.append(
+                    (
+                        "untrusted_chain",
+                        f"the signature of {_short(cert)} does not verify with the "
+                        f"key of {_short(candidate)}",
+                    )
+                )
                 continue
             if candidate.sha256 in snap.anchors:
                 return [*path, candidate]
@@ -400,10 +460,23 @@ class Verifier:
                 return found
         return None
 
-    def _check_chain(self, cert: Certificate, pool: list[Certificate], at: datetime, now: datetime,
-                     snap: TrustSnapshot, check: _Check, *, is_leaf: bool) -> tuple[list[Certificate], Revocation]:
+    def _check_chain(
+        self,
+        cert: Certificate,
+        pool: list[Certificate],
+        at: datetime,
+        now: datetime,
+        snap: TrustSnapshot,
+        check: _Check,
+        *,
+        is_leaf: bool,
+    ) -> tuple[list[Certificate], Revocation]:
         problems: list[tuple[str, str]] = []
-        chain = self._build(cert, pool, snap, [cert], problems) if cert.sha256 not in snap.anchors else [cert]
+        chain = (
+            self._build(cert, pool, snap, [cert], problems)
+            if cert.sha256 not in snap.anchors
+            else [cert]
+        )
         if not chain:
             if problems:
                 code, detail = problems[0]
@@ -412,14 +485,20 @@ class Verifier:
                 else:
                     check.fail("untrusted_chain", detail)
             else:
-                check.fail("untrusted_chain", f"no trusted issuer for {_short(cert)} in the trust store")
+                check.fail(
+                    "untrusted_chain", f"no trusted issuer for {_short(cert)} in the trust store"
+                )
             self._check_validity([cert], at, check)
             return [cert], Revocation("not_checked", "none", "there is no trusted chain")
         for i, ca in enumerate(chain[1:], start=1):
             if not ca.is_ca or (ca.key_usage and "key_cert_sign" not in ca.key_usage):
-                check.fail("untrusted_chain", f"{_short(ca)} is not a CA allowed to issue certificates")
+                check.fail(
+                    "untrusted_chain", f"{_short(ca)} is not a CA allowed to issue certificates"
+                )
             if ca.path_len is not None and i - 1 > ca.path_len:
-                check.fail("untrusted_chain", f"the path length constraint of {_short(ca)} is exceeded")
+                check.fail(
+                    "untrusted_chain", f"the path length constraint of {_short(ca)} is exceeded"
+                )
         self._check_validity(chain, at, check)
         revocation = Revocation("good", "none", "the certificate is itself a trust anchor")
         for i in range(len(chain) - 1):
@@ -427,13 +506,25 @@ class Verifier:
             if i == 0:
                 revocation = r
             if r.status == "revoked":
-                check.fail("cert_revoked", f"{_short(chain[i])} was revoked on {r.revoked_at:%Y-%m-%d %H:%M:%S} UTC"
-                           + (f" ({r.reason})" if r.reason else ""), certificate=chain[i].sha256)
+                check.fail(
+                    "cert_revoked",
+                    f"{_short(chain[i])} was revoked on {r.revoked_at:%Y-%m-%d %H:%M:%S} UTC"
+                    + (f" ({r.reason})" if r.reason else ""),
+                    certificate=chain[i].sha256,
+                )
             elif r.status == "unknown":
                 if self.revocation_unknown_fatal:
-                    check.fail("revocation_unknown", f"{_short(chain[i])}: {r.detail}", certificate=chain[i].sha256)
+                    check.fail(
+                        "revocation_unknown",
+                        f"{_short(chain[i])}: {r.detail}",
+                        certificate=chain[i].sha256,
+                    )
                 else:
-                    check.warn("revocation_unknown", f"{_short(chain[i])}: {r.detail}", certificate=chain[i].sha256)
+                    check.warn(
+                        "revocation_unknown",
+                        f"{_short(chain[i])}: {r.detail}",
+                        certificate=chain[i].sha256,
+                    )
         return chain, revocation
 
     @staticmethod
@@ -441,11 +532,19 @@ class Verifier:
         for i, c in enumerate(chain):
             who = "the signer's certificate" if i == 0 else f"the CA certificate {_short(c)}"
             if at > c.not_after:
-                check.fail("cert_expired_at_signing", f"{who} expired on {c.not_after:%Y-%m-%d %H:%M:%S} UTC, "
-                           f"before the signing time {at:%Y-%m-%d %H:%M:%S} UTC", certificate=c.sha256)
+                check.fail(
+                    "cert_expired_at_signing",
+                    f"{who} expired on {c.not_after:%Y-%m-%d %H:%M:%S} UTC, "
+                    f"before the signing time {at:%Y-%m-%d %H:%M:%S} UTC",
+                    certificate=c.sha256,
+                )
             elif at < c.not_before:
-                check.fail("cert_not_yet_valid", f"{who} is valid only from {c.not_before:%Y-%m-%d %H:%M:%S} UTC, "
-                           f"after the signing time {at:%Y-%m-%d %H:%M:%S} UTC", certificate=c.sha256)
+                check.fail(
+                    "cert_not_yet_valid",
+                    f"{who} is valid only from {c.not_before:%Y-%m-%d %H:%M:%S} UTC, "
+                    f"after the signing time {at:%Y-%m-%d %H:%M:%S} UTC",
+                    certificate=c.sha256,
+                )
 
     # --- revocation -----------------------------------------------------------------------------
     def _crl_ok(self, crl: Crl, issuer: Certificate) -> bool:
@@ -454,8 +553,14 @@ class Verifier:
         except (Unsupported, Malformed):
             return False
 
-    def _revocation(self, cert: Certificate, issuer: Certificate, at: datetime, now: datetime,
-                    snap: TrustSnapshot) -> Revocation:
+    def _revocation(
+        self,
+        cert: Certificate,
+        issuer: Certificate,
+        at: datetime,
+        now: datetime,
+        snap: TrustSnapshot,
+    ) -> Revocation:
         stale: Crl | None = None
         for crl in snap.crls_by_issuer.get(cert.issuer_key, []):
             if not self._crl_ok(crl, issuer):
@@ -466,24 +571,46 @@ class Verifier:
                 stale = stale or crl
                 continue
             entry = crl.revoked.get(cert.serial)
-            base = {"crl_this_update": crl.this_update, "crl_next_update": crl.next_update, "checked_at": now}
+            base = {
+                "crl_this_update": crl.this_update,
+                "crl_next_update": crl.next_update,
+                "checked_at": now,
+            }
             if entry is None:
-                return Revocation("good", "crl", f"not on the CRL of {crl.this_update:%Y-%m-%d %H:%M} UTC", **base)
+                return Revocation(
+                    "good", "crl", f"not on the CRL of {crl.this_update:%Y-%m-%d %H:%M} UTC", **base
+                )
             revoked_at, reason = entry
             if revoked_at <= at or reason in ("key_compromise", "ca_compromise"):
                 return Revocation("revoked", "crl", "listed on the CRL", revoked_at, reason, **base)
-            return Revocation("revoked_after_signing", "crl", "revoked after the signing time",
-                              revoked_at, reason, **base)
+            return Revocation(
+                "revoked_after_signing",
+                "crl",
+                "revoked after the signing time",
+                revoked_at,
+                reason,
+                **base,
+            )
         if self.ocsp is not None:
             answer = self.ocsp(cert, issuer, at, now, self._signed_by)
             if answer is not None:
                 return answer
         if stale is not None:
-            return Revocation("unknown", "none", f"the newest CRL of the issuer expired on "
-                              f"{stale.next_update:%Y-%m-%d %H:%M} UTC and OCSP gave no answer",
-                              crl_this_update=stale.this_update, crl_next_update=stale.next_update, checked_at=now)
-        return Revocation("unknown", "none", "no CRL of the issuer is loaded and OCSP gave no answer",
-                          checked_at=now)
+            return Revocation(
+                "unknown",
+                "none",
+                f"the newest CRL of the issuer expired on "
+                f"{stale.next_update:%Y-%m-%d %H:%M} UTC and OCSP gave no answer",
+                crl_this_update=stale.this_update,
+                crl_next_update=stale.next_update,
+                checked_at=now,
+            )
+        return Revocation(
+            "unknown",
+            "none",
+            "no CRL of the issuer is loaded and OCSP gave no answer",
+            checked_at=now,
+        )
 
 
 def _find_signer_cert(s: ParsedSigner, certs: list[Certificate]) -> Certificate | None:
@@ -501,6 +628,10 @@ def _short(c: Certificate) -> str:
 
 
 def _chain_item(c: Certificate) -> dict[str, Any]:
-    return {"subject": ", ".join(f"{v}" for o, v in c.subject_attrs if o == oids.CN) or None,
-            "serial": format(c.serial, "x"), "sha256": c.sha256, "not_before": c.not_before,
-            "not_after": c.not_after}
+    return {
+        "subject": ", ".join(f"{v}" for o, v in c.subject_attrs if o == oids.CN) or None,
+        "serial": format(c.serial, "x"),
+        "sha256": c.sha256,
+        "not_before": c.not_before,
+        "not_after": c.not_after,
+    }
