@@ -48,6 +48,16 @@ def name_attributes(name: x509.Name) -> list[tuple[str, str]]:
     return out
 
 
+@functools.lru_cache(maxsize=16384)
+def _name_key(der: bytes) -> str:
+    return str(x509.Name.load(der).hashable)
+
+
+def name_key(name: x509.Name) -> str:
+    """A name normalised for comparison (RFC 5280 string preparation), memoised by its bytes."""
+    return _name_key(encoded(name))
+
+
 def dn_string(attrs: list[tuple[str, str]]) -> str:
     return ", ".join(f"{_SHORT.get(oid, oid)}={value}" for oid, value in attrs)
 
@@ -283,8 +293,8 @@ def _parse(der: bytes) -> Certificate:
         serial=tbs["serial_number"].native,
         subject_attrs=name_attributes(subject),
         issuer_attrs=name_attributes(issuer),
-        subject_key=subject.hashable,
-        issuer_key=issuer.hashable,
+        subject_key=name_key(subject),
+        issuer_key=name_key(issuer),
         issuer_der=encoded(issuer),
         not_before=_utc(validity["not_before"].native),
         not_after=_utc(validity["not_after"].native),

@@ -24,6 +24,7 @@ from egsu.validation.certificate import (
     Certificate,
     dn_string,
     name_attributes,
+    name_key,
     parse_certificate,
 )
 from egsu.validation.der import Malformed, check_ber, encoded
@@ -118,7 +119,7 @@ def parse_crl(der: bytes, field_name: str = "crl") -> Crl:
         return Crl(
             der=der,
             sha256=hashlib.sha256(der).hexdigest(),
-            issuer_key=issuer.hashable,
+            issuer_key=name_key(issuer),
             issuer=dn_string(name_attributes(issuer)),
             this_update=_utc(tbs["this_update"].native),
             next_update=_utc(next_update) if next_update else None,

@@ -20,7 +20,7 @@ from egsu.contracts.signatures import FailureCode
 from egsu.validation import oids
 from egsu.validation.algorithms import Unsupported, digest, name_of
 from egsu.validation.algorithms import verify as verify_signature
-from egsu.validation.certificate import PARSE_ERRORS, Certificate, parse_certificate
+from egsu.validation.certificate import PARSE_ERRORS, Certificate, name_key, parse_certificate
 from egsu.validation.der import Malformed, check_ber, encoded
 from egsu.validation.trust import Crl, TrustSnapshot, TrustStore
 
@@ -103,7 +103,7 @@ def _parse_signer(si: Any, limits: Limits) -> ParsedSigner:
     sid = si["sid"]
     issuer = serial = ski = None
     if sid.name == "issuer_and_serial_number":
-        issuer = sid.chosen["issuer"].hashable
+        issuer = name_key(sid.chosen["issuer"])
         serial = sid.chosen["serial_number"].native
     else:
         ski = sid.chosen.native
