@@ -18,7 +18,7 @@ from egsu.core.errors import Conflict
 from egsu.storage import ObjectStore
 from egsu.validation.config import ValidationSettings
 from egsu.validation.service import TrustService
-from egsu.validation.testca import IssuedCert, TestPki, make_crl, sign_cms
+from egsu.validation.testca import IssuedCert, TestPki, build_test_pki, make_crl, sign_cms
 
 
 class _Server:
@@ -259,5 +259,26 @@ async def test_ocsp_answers_when_no_crl_does(pki: TestPki, tmp_path: Path, serve
             assert [c["code"] for c in r["signers"][0]["failed_checks"]] == ["revocation_unknown"]
         finally:
             await fresh.stop()
+    finally:
+        await svc.stop()
+
+
+async def test_crl_distribution_points_of_signers_are_fetched(
+    tmp_path: Path, server: _Server
+) -> None:
+    pki = build_test_pki(tmp_path / "pki", crl_base_url=server.url)
+    server.crl = (pki.folder / "crl" / "gost-individuals.crl").read_bytes()
+    svc = TrustService(
+        settings(validation_trust_dir=pki.folder / "ca", validation_crl_fetch_cdp=True), None
+    )
+    await svc.start()
+    try:
+        cms = sign_cms(b"x", [(pki.cert("gost-individual-sign"), pki.key("gost-individual-sign"))])
+        first = svc.verifier.verify_cms(cms)["signers"][0]
+        assert [c["code"] for c in first["failed_checks"]] == ["revocation_unknown"]
+        outcome = await svc.refresh_crls()  # the signer's CDP, and the anchors' own
+        assert outcome[f"{server.url}/gost-individuals.crl"] == "ok"
+        second = svc.verifier.verify_cms(cms)["signers"][0]
+        assert second["valid"] and second["revocation"]["method"] == "crl"
     finally:
         await svc.stop()

@@ -329,12 +329,19 @@ _KNOWN_CRITICAL = {
 
 
 @functools.lru_cache(maxsize=4096)
-def parse_certificate(der: bytes, field_name: str = "certificate") -> Certificate:
-    """A certificate from DER; ``Malformed`` naming ``field_name`` if it is not one."""
-    check_ber(der, field=field_name)
+def _parse_cached(der: bytes) -> Certificate:
+    check_ber(der, field="certificate")
     try:
         return _parse(der)
     except Unsupported as exc:
-        raise Malformed(str(exc), field_name) from None
+        raise Malformed(str(exc), "certificate") from None
     except PARSE_ERRORS as exc:
-        raise Malformed(f"not an X.509 certificate: {exc}", field_name) from None
+        raise Malformed(f"not an X.509 certificate: {exc}", "certificate") from None
+
+
+def parse_certificate(der: bytes, field_name: str = "certificate") -> Certificate:
+    """A certificate from DER (memoised); ``Malformed`` naming ``field_name`` if it is not one."""
+    try:
+        return _parse_cached(der)
+    except Malformed as exc:
+        raise Malformed(exc.detail, field_name) from None

@@ -22,6 +22,7 @@ from pathlib import Path
 import httpx
 from egsu.core.errors import Conflict, NotFound
 from egsu.storage import ObjectStore
+from egsu.validation.certificate import Certificate
 from egsu.validation.config import ValidationSettings
 from egsu.validation.der import Malformed
 from egsu.validation.ocsp import OcspClient
@@ -37,6 +38,7 @@ from egsu.validation.verify import Limits, Verifier
 
 log = logging.getLogger("egsu.validation")
 BUCKET = "docs"
+MAX_CDP_URLS = 64
 CERT_SUFFIXES = {".cer", ".crt", ".pem", ".der"}
 
 
@@ -79,6 +81,7 @@ class TrustService:
         self._crl_fetched_at: dict[str, float] = {}
         self._http = httpx.AsyncClient(timeout=30.0, follow_redirects=True)
         self._task: asyncio.Task[None] | None = None
+        self._cdp_urls: dict[str, None] = {}  # distribution points seen on verified certificates
         self.ocsp = None
         if settings.validation_ocsp_url or settings.validation_ocsp_use_aia:
             self.ocsp = OcspClient(
@@ -91,6 +94,7 @@ class TrustService:
             self.trust,
             revocation_unknown_fatal=settings.validation_revocation_unknown_fatal,
             ocsp=self.ocsp,
+            on_missing_crl=self._want_crl if settings.validation_crl_fetch_cdp else None,
             limits=Limits(
                 max_signers=settings.validation_max_signers,
                 max_certificates=settings.validation_max_certificates,
@@ -247,12 +251,19 @@ class TrustService:
         self._rebuild()
         return entry
 
+    def _want_crl(self, cert: Certificate) -> None:
+        """Remember a certificate's CRL distribution points (from a worker thread; bounded)."""
+        for url in cert.crl_urls[:2]:
+            if url not in self._cdp_urls and len(self._cdp_urls) < MAX_CDP_URLS:
+                self._cdp_urls[url] = None
+
     # --- CRL URLs -------------------------------------------------------------------------------
     def crl_urls(self) -> list[str]:
         urls = list(self.settings.validation_crl_urls)
         if self.settings.validation_crl_fetch_cdp:
             for a in self.trust.snapshot.anchors.values():
                 urls += a.cert.crl_urls
+            urls += list(self._cdp_urls)
         return list(dict.fromkeys(u for u in urls if u.startswith(("http://", "https://"))))
 
     async def refresh_crls(self, *, force: bool = False) -> dict[str, str]:

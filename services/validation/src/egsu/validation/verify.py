@@ -225,12 +225,14 @@ class Verifier:
         ocsp: OcspChecker | None = None,
         limits: Limits | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        on_missing_crl: Callable[[Certificate], None] | None = None,
     ) -> None:
         self.trust = trust
         self.revocation_unknown_fatal = revocation_unknown_fatal
         self.ocsp = ocsp
         self.limits = limits or Limits()
         self.clock = clock
+        self.on_missing_crl = on_missing_crl
         # signature checks of certificates and CRLs are pure functions of their bytes: memoise them
         self._sig_cache = _Lru(100_000)
 
@@ -591,6 +593,8 @@ class Verifier:
                 reason,
                 **base,
             )
+        if self.on_missing_crl is not None:
+            self.on_missing_crl(cert)
         if self.ocsp is not None:
             answer = self.ocsp(cert, issuer, at, now, self._signed_by)
             if answer is not None:
