@@ -132,3 +132,11 @@ def test_ber_walk_limits() -> None:
         check_ber(tlv(0x30, tlv(0x02, b"\x01")) + b"\x00")
     with pytest.raises(Malformed, match="too many"):
         check_ber(tlv(0x30, tlv(0x05, b"") * 1000), max_elements=500)
+
+
+def test_der_ending_in_whitespace_bytes_is_read_whole() -> None:
+    """DER whose last bytes happen to be 0x20 or 0x0a must not be 'stripped' like text."""
+    from egsu.validation.trust import decode_pem_or_der
+
+    der = tlv(0x30, tlv(0x04, b"abc \n"))
+    assert decode_pem_or_der(der, "certificate", ("CERTIFICATE",)) == der

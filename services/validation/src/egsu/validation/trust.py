@@ -42,11 +42,10 @@ def decode_pem_or_der(data: bytes | str, field_name: str, labels: tuple[str, ...
                 f"expected PEM {' or '.join(labels)}, got {m.group(1).decode()}", field_name
             )
         raw = m.group(2)
-    stripped = raw.strip()
-    if stripped[:1] == b"\x30":
-        return bytes(stripped)
+    if raw[:1] == b"\x30":
+        return bytes(raw)  # DER as it is: never strip, its last bytes may look like whitespace
     try:
-        return base64.b64decode(b"".join(stripped.split()), validate=True)
+        return base64.b64decode(b"".join(raw.split()), validate=True)
     except (binascii.Error, ValueError):
         raise Malformed("neither PEM, base64 nor DER", field_name) from None
 
