@@ -126,6 +126,16 @@ def test_flood_of_elements(verifier: Verifier, valid_cms: bytes) -> None:
     assert outcome(verifier, flood) == "malformed"
 
 
+def test_thousands_of_signed_attributes_are_refused(pki: TestPki, verifier: Verifier) -> None:
+    signer = (pki.cert("rsa-individual-sign"), pki.key("rsa-individual-sign"))
+    assert verifier.verify_cms(sign_cms(b"document", [signer], extra_attributes=20))["valid"]
+    flood = sign_cms(b"document", [signer], extra_attributes=5000)
+    started = time.perf_counter()
+    with pytest.raises(Malformed, match="signed attributes"):
+        verifier.verify_cms(flood)
+    assert time.perf_counter() - started < 0.5
+
+
 def test_ber_walk_limits() -> None:
     check_ber(tlv(0x30, tlv(0x02, b"\x01")))
     with pytest.raises(Malformed):

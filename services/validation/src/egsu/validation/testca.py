@@ -761,6 +761,7 @@ def sign_cms(
     digest_oid: str | None = None,
     corrupt_signature: bool = False,
     extra_certificates: list[bytes] = (),  # type: ignore[assignment]
+    extra_attributes: int = 0,
 ) -> bytes:
     """A CMS SignedData over ``content`` by each (certificate DER, key) in ``signers``."""
     when = (signing_time or datetime.now(UTC)).replace(microsecond=0)
@@ -781,6 +782,12 @@ def sign_cms(
                 cms.CMSAttribute(
                     {"type": "message_digest", "values": [_digest_any(d_oid, content)]}
                 ),
+            ]
+            attrs += [
+                cms.CMSAttribute(
+                    {"type": f"1.2.398.99.{i}", "values": [core.Any.load(core.Null().dump())]}
+                )
+                for i in range(extra_attributes)
             ]
             attrs.sort(key=lambda a: a.dump())  # DER order of a SET OF
             signed_attrs = cms.CMSAttributes(attrs)
