@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 from egsu.validation import oids
 from egsu.validation.testca import TestPki, sign_cms
 from egsu.validation.trust import CrlEntry, TrustStore, anchor_from_bytes, parse_crl
@@ -253,3 +254,32 @@ def _pem(der: bytes) -> bytes:
     body = base64.encodebytes(der).replace(b"\n", b"")
     lines = b"\n".join(body[i : i + 64] for i in range(0, len(body), 64))
     return b"-----BEGIN CERTIFICATE-----\n" + lines + b"\n-----END CERTIFICATE-----\n"
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")
+@pytest.mark.parametrize("detached", [False, True])
+def test_cms_made_by_openssl_verifies(
+    pki: TestPki, verifier: Verifier, tmp_path: Path, detached: bool
+) -> None:
+    """Another producer's CMS (rsaEncryption, more signed attributes) is read the same way."""
+    (tmp_path / "doc").write_bytes(DOC)
+    (tmp_path / "cert.pem").write_bytes(_pem(pki.cert("rsa-head-sign")))
+    (tmp_path / "key.pem").write_bytes(
+        pki.key("rsa-head-sign").rsa_key.private_bytes(  # type: ignore[union-attr]
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    args = ["openssl", "cms", "-sign", "-binary", "-md", "sha256", "-outform", "DER"]
+    args += [] if detached else ["-nodetach"]
+    args += ["-in", str(tmp_path / "doc"), "-signer", str(tmp_path / "cert.pem")]
+    args += ["-inkey", str(tmp_path / "key.pem"), "-out", str(tmp_path / "cms.der")]
+    subprocess.run(args, check=True, capture_output=True)
+    cms = (tmp_path / "cms.der").read_bytes()
+    result = verifier.verify_cms(cms, DOC if detached else None)
+    assert result["valid"], result["signers"][0]["failed_checks"]
+    assert result["signers"][0]["bin"] == pki.manifest["bin"]
+    tampered = verifier.verify_cms(cms, DOC + b" ") if detached else None
+    if tampered is not None:
+        assert codes(tampered["signers"][0]) == ["digest_mismatch"]

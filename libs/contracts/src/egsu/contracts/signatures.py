@@ -105,7 +105,10 @@ FAILURE_MESSAGES: dict[str, dict[str, str]] = {
 
 class FailedCheck(BaseModel):
     code: FailureCode
-    detail: str
+    detail: str = Field(description="What exactly failed, for operators (English)")
+    message: dict[str, str] = Field(
+        {}, description="What it means for the signer, in ru, kk and en"
+    )
     certificate: str | None = Field(
         None, description="SHA-256 of the certificate concerned, if not the signer's"
     )

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from asn1crypto import cms, core
-from egsu.contracts.signatures import FailureCode
+from egsu.contracts.signatures import FAILURE_MESSAGES, FailureCode
 from egsu.validation import oids
 from egsu.validation.algorithms import Unsupported, digest, name_of
 from egsu.validation.algorithms import verify as verify_signature
@@ -187,10 +187,14 @@ class _Check:
     warnings: list[dict[str, Any]] = field(default_factory=list)
 
     def fail(self, code: FailureCode, detail: str, **extra: Any) -> None:
-        self.failed.append({"code": code, "detail": detail, **extra})
+        self.failed.append(
+            {"code": code, "detail": detail, "message": FAILURE_MESSAGES[code], **extra}
+        )
 
     def warn(self, code: FailureCode, detail: str, **extra: Any) -> None:
-        self.warnings.append({"code": code, "detail": detail, **extra})
+        self.warnings.append(
+            {"code": code, "detail": detail, "message": FAILURE_MESSAGES[code], **extra}
+        )
 
 
 class _Lru:
