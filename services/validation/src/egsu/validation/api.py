@@ -20,7 +20,6 @@ from egsu.validation.schemas import (
 from egsu.validation.trust import Anchor, CrlEntry, decode_pem_or_der
 from egsu.validation.verify import DetachedDataRequired
 from fastapi import APIRouter, Request, Response
-from starlette.concurrency import run_in_threadpool
 
 router = APIRouter(prefix="/api/v1/validation", tags=["validation"])
 
@@ -66,7 +65,7 @@ async def verify_cms(
         cms = _b64(text, "cms", limit)
     data = _b64(body.data, "data", limit) if body.data is not None else None
     try:
-        result: dict[str, Any] = await run_in_threadpool(trust.verifier.verify_cms, cms, data)
+        result: dict[str, Any] = await trust.run(trust.verifier.verify_cms, cms, data)
     except Malformed as exc:
         _audit_verdict(request, principal, "failure", codes=["malformed"])
         raise malformed(exc) from None
@@ -105,7 +104,7 @@ def _audit_verdict(request: Request, principal: Any, outcome: str, **details: An
 async def x509_info(body: CertificateSubmit, trust: Trust, _: Verifiers) -> CertificateReport:
     try:
         der = decode_pem_or_der(body.certificate, "certificate", ("CERTIFICATE",))
-        report = await run_in_threadpool(trust.verifier.certificate_report, der)
+        report = await trust.run(trust.verifier.certificate_report, der)
     except Malformed as exc:
         raise malformed(exc) from None
     return CertificateReport.model_validate(report)

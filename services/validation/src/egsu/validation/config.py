@@ -30,6 +30,8 @@ class ValidationSettings(Settings):
     validation_ocsp_cache_seconds: float = 300.0
     # When neither a CRL nor OCSP answers: refuse (True) or accept with a warning (False)
     validation_revocation_unknown_fatal: bool = True
+    # Threads that verify (CPU-bound, the GIL is shared: about the cores of the pod)
+    validation_workers: int = 2
     # Limits against hostile input
     validation_max_cms_bytes: int = 16 * 1024 * 1024
     validation_max_signers: int = 16

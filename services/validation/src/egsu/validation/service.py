@@ -15,10 +15,14 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, TypeVar
 
+import anyio
+import anyio.to_thread
 import httpx
 from egsu.core.errors import Conflict, NotFound
 from egsu.storage import ObjectStore
@@ -37,6 +41,7 @@ from egsu.validation.trust import (
 from egsu.validation.verify import Limits, Verifier
 
 log = logging.getLogger("egsu.validation")
+T = TypeVar("T")
 BUCKET = "docs"
 MAX_CDP_URLS = 64
 CERT_SUFFIXES = {".cer", ".crt", ".pem", ".der"}
@@ -81,6 +86,7 @@ class TrustService:
         self._crl_fetched_at: dict[str, float] = {}
         self._http = httpx.AsyncClient(timeout=30.0, follow_redirects=True)
         self._task: asyncio.Task[None] | None = None
+        self._limiter = anyio.CapacityLimiter(settings.validation_workers)
         self._cdp_urls: dict[str, None] = {}  # distribution points seen on verified certificates
         self.ocsp = None
         if settings.validation_ocsp_url or settings.validation_ocsp_use_aia:
@@ -100,6 +106,10 @@ class TrustService:
                 max_certificates=settings.validation_max_certificates,
             ),
         )
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run CPU-bound work in a small pool of its own, so requests queue instead of thrashing."""
+        return await anyio.to_thread.run_sync(fn, *args, limiter=self._limiter)
 
     # --- life cycle -----------------------------------------------------------------------------
     async def start(self) -> None:
