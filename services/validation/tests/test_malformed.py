@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from egsu.validation import oids
 from egsu.validation.der import Malformed, check_ber, tlv
-from egsu.validation.testca import TestPki, sign_cms
+from egsu.validation.testca import IssuedCert, KeyPair, TestPki, issue, sign_cms
 from egsu.validation.verify import DetachedDataRequired, Verifier
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -150,3 +152,40 @@ def test_der_ending_in_whitespace_bytes_is_read_whole() -> None:
 
     der = tlv(0x30, tlv(0x04, b"abc \n"))
     assert decode_pem_or_der(der, "certificate", ("CERTIFICATE",)) == der
+
+
+def test_cross_signed_look_alike_cas_do_not_explode_chain_building(
+    pki: TestPki, verifier: Verifier
+) -> None:
+    """Sixty CA certificates with one name and one key all verify each other: a bounded search."""
+    key = KeyPair.generate("gost")
+    now = datetime.now(UTC)
+    name = [(oids.CN, "ҰЛТТЫҚ КУӘЛАНДЫРУШЫ ОРТАЛЫҚ (GOST) EGSU TEST"), (oids.COUNTRY, "KZ")]
+    look_alikes = [
+        issue(
+            subject=name,
+            key=key,
+            issuer=None,
+            issuer_key=key,
+            not_before=now - timedelta(days=1),
+            not_after=now + timedelta(days=i + 1),
+            ca=True,
+            key_usage={"key_cert_sign"},
+        )
+        for i in range(60)
+    ]
+    leaf_key = KeyPair.generate("gost")
+    leaf = issue(
+        subject=[(oids.CN, "ROGUE"), (oids.COUNTRY, "KZ")],
+        key=leaf_key,
+        issuer=IssuedCert("x", look_alikes[0], key),
+        issuer_key=key,
+        not_before=now - timedelta(days=1),
+        not_after=now + timedelta(days=10),
+        key_usage={"digital_signature", "non_repudiation"},
+    )
+    cms = sign_cms(b"document", [(leaf, leaf_key)], extra_certificates=look_alikes)
+    started = time.perf_counter()
+    result = verifier.verify_cms(cms)
+    assert time.perf_counter() - started < 3.0
+    assert result["signers"][0]["failed_checks"][0]["code"] == "untrusted_chain"

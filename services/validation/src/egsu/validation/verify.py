@@ -25,6 +25,7 @@ from egsu.validation.der import Malformed, check_ber, encoded
 from egsu.validation.trust import Crl, TrustSnapshot, TrustStore
 
 MAX_CHAIN = 8
+MAX_CANDIDATES = 64  # issuer signatures tried while building one chain
 CLOCK_SKEW = timedelta(minutes=5)
 
 
@@ -424,6 +425,7 @@ class Verifier:
         snap: TrustSnapshot,
         path: list[Certificate],
         problems: list[tuple[str, str]],
+        budget: list[int],
     ) -> list[Certificate] | None:
         if len(path) > MAX_CHAIN:
             problems.append(("untrusted_chain", "the chain is too long"))
@@ -442,6 +444,10 @@ class Verifier:
                 continue
             if candidate.sha256 == cert.sha256:
                 continue
+            budget[0] -= 1
+            if budget[0] < 0:  # cross-signed look-alikes could make the search exponential
+                problems.append(("untrusted_chain", "too many candidate issuers in the CMS"))
+                return None
             try:
                 ok = self._signed_by(cert.tbs, cert.signature_oid, cert.signature, candidate)
             except Unsupported as exc:
@@ -461,7 +467,7 @@ class Verifier:
                 continue
             if candidate.sha256 in snap.anchors:
                 return [*path, candidate]
-            found = self._build(candidate, pool, snap, [*path, candidate], problems)
+            found = self._build(candidate, pool, snap, [*path, candidate], problems, budget)
             if found:
                 return found
         return None
@@ -479,7 +485,7 @@ class Verifier:
     ) -> tuple[list[Certificate], Revocation]:
         problems: list[tuple[str, str]] = []
         chain = (
-            self._build(cert, pool, snap, [cert], problems)
+            self._build(cert, pool, snap, [cert], problems, [MAX_CANDIDATES])
             if cert.sha256 not in snap.anchors
             else [cert]
         )
