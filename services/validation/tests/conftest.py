@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+
 from egsu.validation.testca import TestPki, build_test_pki
 from egsu.validation.trust import Anchor, CrlEntry, TrustStore, anchor_from_bytes, parse_crl
 from egsu.validation.verify import Verifier

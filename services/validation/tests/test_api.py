@@ -9,6 +9,7 @@ import uuid
 import httpx
 import nats
 import pytest
+
 from egsu.testing.stack import Stack
 from egsu.validation.testca import TestPki, sign_cms
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import httpx
+from fastapi import FastAPI, Request
+
 from egsu.core.errors import install_error_handlers
 from egsu.validation.app import BodyLimit
-from fastapi import FastAPI, Request
 
 
 def _app(limit: int) -> FastAPI:

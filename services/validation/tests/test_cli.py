@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from typer.testing import CliRunner
+
 from egsu.validation.cli import app
 from egsu.validation.service import read_folder
 from egsu.validation.trust import TrustStore
 from egsu.validation.verify import Verifier
-from typer.testing import CliRunner
 
 
 def test_test_ca_then_sign_then_verify(tmp_path: Path) -> None:

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from gostcrypto import gosthash, gostsignature
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from egsu.validation import gost
 from egsu.validation.algorithms import load_public_key
 from egsu.validation.certificate import parse_certificate
 from egsu.validation.trust import parse_crl
-from gostcrypto import gosthash, gostsignature
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 CURVES = ["id-tc26-gost-3410-12-512-paramSetA", "id-tc26-gost-3410-2012-256-paramSetA"]
 

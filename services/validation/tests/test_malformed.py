@@ -6,12 +6,13 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from egsu.validation import oids
 from egsu.validation.der import Malformed, check_ber, tlv
 from egsu.validation.testca import IssuedCert, KeyPair, TestPki, issue, sign_cms
 from egsu.validation.verify import DetachedDataRequired, Verifier
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 FUZZ = settings(
     max_examples=300,

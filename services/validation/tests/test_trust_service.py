@@ -14,6 +14,7 @@ import pytest
 from cryptography import x509 as cx509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
+
 from egsu.core.errors import Conflict
 from egsu.storage import ObjectStore
 from egsu.validation.config import ValidationSettings

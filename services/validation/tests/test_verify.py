@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
+
 from egsu.validation import oids
 from egsu.validation.testca import TestPki, sign_cms
 from egsu.validation.trust import CrlEntry, TrustStore, anchor_from_bytes, parse_crl

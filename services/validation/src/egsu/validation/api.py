@@ -6,6 +6,8 @@ import base64
 import binascii
 from typing import Any
 
+from fastapi import APIRouter, Request, Response
+
 from egsu.contracts.signatures import CertificateReport, CmsVerifyRequest, CmsVerifyResult
 from egsu.core.errors import FieldError, PayloadTooLarge, Unprocessable
 from egsu.validation.deps import Ministry, Trust, Verifiers
@@ -19,7 +21,6 @@ from egsu.validation.schemas import (
 )
 from egsu.validation.trust import Anchor, CrlEntry, decode_pem_or_der
 from egsu.validation.verify import DetachedDataRequired
-from fastapi import APIRouter, Request, Response
 
 router = APIRouter(prefix="/api/v1/validation", tags=["validation"])
 

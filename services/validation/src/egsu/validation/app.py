@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from fastapi import FastAPI
+
 from egsu.core.errors import PayloadTooLarge, problem
 from egsu.core.service import create_service_app
 from egsu.core.settings import get_settings
@@ -12,7 +14,6 @@ from egsu.runtime import Runtime, service_lifespan
 from egsu.validation.api import router
 from egsu.validation.config import ValidationSettings
 from egsu.validation.service import TrustService
-from fastapi import FastAPI
 
 Scope = MutableMapping[str, Any]
 ASGIApp = Callable[

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from asn1crypto import core, x509
+
 from egsu.validation import oids
 from egsu.validation.algorithms import PublicKey, Unsupported, load_public_key, name_of
 from egsu.validation.der import Malformed, check_ber, children, encoded

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
+from fastapi import Depends, Request
+
 from egsu.auth import Principal, require_roles
 from egsu.validation.service import TrustService
-from fastapi import Depends, Request
 
 # Every authenticated role may verify a signature; ingest calls with its service account.
 Verifiers = Annotated[

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 import httpx
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
+
 from egsu.validation import oids
 from egsu.validation.algorithms import Unsupported
 from egsu.validation.certificate import PARSE_ERRORS, Certificate, parse_certificate

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from egsu.contracts.signatures import CertificateInfo
 from pydantic import BaseModel, Field
+
+from egsu.contracts.signatures import CertificateInfo
 
 MAX_TEXT = 24 * 1024 * 1024  # characters of base64/PEM in one field
 

@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 import anyio
 import anyio.to_thread
 import httpx
+
 from egsu.core.errors import Conflict, NotFound
 from egsu.storage import ObjectStore
 from egsu.validation.certificate import Certificate

@@ -25,6 +25,7 @@ from typing import Any
 from asn1crypto import algos, cms, core, crl, keys, x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
 from egsu.validation import gost, oids
 from egsu.validation.algorithms import digest as compute_digest
 from egsu.validation.der import children, contents_of, encoded, tlv
@@ -56,21 +57,21 @@ CA_NAMES = {
 
 # --- keys ----------------------------------------------------------------------------------------
 class _GostParams(core.Sequence):
-    _fields = [  # noqa: RUF012 - asn1crypto's declaration style
+    _fields = [
         ("paramset", core.ObjectIdentifier),
         ("digest", core.ObjectIdentifier, {"optional": True}),
     ]
 
 
 class _AlgorithmIdentifier(core.Sequence):
-    _fields = [  # noqa: RUF012 - asn1crypto's declaration style
+    _fields = [
         ("algorithm", core.ObjectIdentifier),
         ("parameters", core.Any, {"optional": True}),
     ]
 
 
 class _Spki(core.Sequence):
-    _fields = [  # noqa: RUF012 - asn1crypto's declaration style
+    _fields = [
         ("algorithm", _AlgorithmIdentifier),
         ("public_key", core.OctetBitString),
     ]

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 
 from asn1crypto import crl as asn1_crl
 from cryptography import x509 as cx509
+
 from egsu.validation.certificate import (
     PARSE_ERRORS,
     Certificate,

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from asn1crypto import cms, core
+
 from egsu.contracts.signatures import FAILURE_MESSAGES, FailureCode
 from egsu.validation import oids
 from egsu.validation.algorithms import Unsupported, digest, name_of
