@@ -22,13 +22,12 @@ from nats.js import JetStreamContext, api
 from opentelemetry import propagate
 from pydantic import BaseModel
 
+from egsu.bus.envelope import MSG_ID, Envelope, event_type
 from egsu.contracts.streams import STREAMS, StreamSpec
 from egsu.core.errors import ServiceUnavailable
 from egsu.core.settings import Settings
 
 log = logging.getLogger("egsu.bus")
-
-MSG_ID = "Nats-Msg-Id"
 
 
 class BusUnavailable(ServiceUnavailable):
@@ -71,6 +70,10 @@ class Delivery:
 
     def json(self) -> Any:
         return json.loads(self.msg.data)
+
+    @property
+    def envelope(self) -> Envelope:
+        return Envelope.from_headers(self.headers, subject=self.subject)
 
     def trace_context(self) -> Any:
         return propagate.extract(self.headers)
@@ -167,7 +170,6 @@ class Consumer:
                     await _touch(d)
 
     async def _run(self) -> None:
-        sub = None
         try:
             await self._loop()
         finally:
@@ -303,18 +305,43 @@ class Bus:
         for spec in specs:
             config = spec.config(replicas=self.settings.stream_replicas)
             try:
-                await self.js.stream_info(spec.name)
+                info = await self.js.stream_info(spec.name)
             except nats.js.errors.NotFoundError:
                 await self.js.add_stream(config)
-            else:
+                continue
+            have = info.config
+            if (
+                list(have.subjects or []),
+                have.max_age,
+                have.duplicate_window,
+                have.max_msg_size,
+                have.num_replicas,
+                have.retention,
+                have.description,
+            ) != (
+                list(config.subjects or []),
+                config.max_age,
+                config.duplicate_window,
+                config.max_msg_size,
+                config.num_replicas,
+                config.retention,
+                config.description,
+            ):
                 await self.js.update_stream(config)
 
-    def _headers(self, msg_id: str | None, headers: dict[str, str] | None) -> dict[str, str]:
-        hdr = dict(headers or {})
-        propagate.inject(hdr)
+    def _headers(
+        self,
+        subject: str,
+        msg_id: str | None,
+        headers: dict[str, str] | None,
+        subject_bin: str | None = None,
+    ) -> dict[str, str]:
+        env = Envelope(
+            type=event_type(subject), source=self.settings.service_name, subject_bin=subject_bin
+        )
         if msg_id:
-            hdr[MSG_ID] = msg_id
-        return hdr
+            env.id = msg_id
+        return {**env.headers(), **(headers or {})}
 
     async def publish(
         self,
@@ -324,6 +351,7 @@ class Bus:
         msg_id: str | None = None,
         headers: dict[str, str] | None = None,
         timeout: float = 5.0,
+        subject_bin: str | None = None,
     ) -> api.PubAck:
         """Publish and wait for JetStream's acknowledgement; ``BusUnavailable`` if it does not come."""
         data = payload.model_dump_json().encode() if isinstance(payload, BaseModel) else payload
@@ -331,7 +359,10 @@ class Bus:
             raise BusUnavailable("the message bus is not connected; try again shortly")
         try:
             return await self.js.publish(
-                subject, data, timeout=timeout, headers=self._headers(msg_id, headers)
+                subject,
+                data,
+                timeout=timeout,
+                headers=self._headers(subject, msg_id, headers, subject_bin),
             )
         except (TimeoutError, nats.errors.Error, nats.js.errors.Error, OSError) as exc:
             raise BusUnavailable(f"JetStream did not acknowledge the message: {exc}") from exc
@@ -349,7 +380,7 @@ class Bus:
         try:
             futures = [
                 await self.js.publish_async(
-                    subj, data, headers=self._headers(mid, headers), wait_stall=timeout
+                    subj, data, headers=self._headers(subj, mid, headers), wait_stall=timeout
                 )
                 for subj, data, mid in items
             ]
