@@ -18,7 +18,9 @@ R = "/api/v1/registry"
 MAX_CSV = 20 * 1024 * 1024
 
 
-async def _cabinet(ctx: Ctx, upload_error: str | None = None, status: int = 200) -> Response:
+async def _cabinet(
+    ctx: Ctx, upload_error: str | None = None, status: int = 200, doc_error: str | None = None
+) -> Response:
     assert ctx.session is not None
     bin_ = ctx.session.bin or "-"
     month = (datetime.now(UTC) + timedelta(hours=5)).strftime("%Y-%m")
@@ -35,7 +37,7 @@ async def _cabinet(ctx: Ctx, upload_error: str | None = None, status: int = 200)
         alarms=ctx.api.get("/api/v1/monitoring/alarms", state="active", limit=10),
         corrections=ctx.api.get("/api/v1/measurements/corrections", limit=10),
         reports=ctx.api.get("/api/v1/reports", limit=10),
-        documents=ctx.api.get("/api/v1/ingest/documents", limit=10),
+        documents=ctx.api.get("/api/v1/ingest/receipts", source="document", limit=10),
     )
     return ctx.render(
         "cabinet.html",
@@ -44,6 +46,7 @@ async def _cabinet(ctx: Ctx, upload_error: str | None = None, status: int = 200)
         res=res,
         more=res,
         upload_error=upload_error,
+        doc_error=doc_error,
         today=date.today(),
     )
 
@@ -87,6 +90,45 @@ async def upload(
         else:
             msg = ctx._("The file was not accepted. Check its contents and try again.")
         return await _cabinet(ctx, msg, 422 if exc.state == "invalid" else 503)
+    return RedirectResponse(f"/receipts/{receipt['receipt_id']}?new=1", status_code=303)
+
+
+@router.post("/cabinet/documents")
+async def upload_document(
+    ctx: Annotated[Ctx, screen("cabinet")],
+    signature: Annotated[UploadFile, File()],
+    document: Annotated[UploadFile | None, File()] = None,
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    """Send a document signed with an EDS (attached CMS, or a batch with its detached CMS)."""
+    check_csrf(ctx, csrf)
+    cms = await signature.read(MAX_CSV + 1)
+    data = await document.read(MAX_CSV + 1) if document is not None and document.filename else b""
+    if not cms:
+        return await _cabinet(ctx, doc_error=ctx._("Choose the signature file (CMS)."), status=422)
+    files: dict[str, tuple[str, bytes, str]] = {
+        "signature": (signature.filename or "signature.p7s", cms, "application/pkcs7-signature")
+    }
+    if data:
+        files["document"] = (document.filename or "document.json", data, "application/octet-stream")  # type: ignore[union-attr]
+    try:
+        receipt = await ctx.api.call(
+            "POST",
+            "/api/v1/ingest/documents",
+            files=files,
+            headers={"Idempotency-Key": f"console-{uuid.uuid4()}"},
+        )
+    except ApiError as exc:
+        if exc.state == "unavailable":
+            msg = ctx._("Submission of signed documents is not available yet.")
+        elif ctx.lang.code == "en" and exc.detail:
+            msg = ctx._("The signed document was not accepted: %(detail)s", detail=exc.detail)
+        else:
+            msg = ctx._(
+                "The signed document was not accepted: the signature could not be verified, "
+                "or the signer may not sign for your company."
+            )
+        return await _cabinet(ctx, doc_error=msg, status=422 if exc.state == "invalid" else 503)
     return RedirectResponse(f"/receipts/{receipt['receipt_id']}?new=1", status_code=303)
 
 
