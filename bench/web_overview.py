@@ -112,6 +112,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--points", type=int, default=2000)
     ap.add_argument("--requests", type=int, default=20)
+    ap.add_argument(
+        "--keep", action="store_true", help="keep the System running afterwards (Ctrl-C stops it)"
+    )
     args = ap.parse_args()
     root = Path(tempfile.mkdtemp(prefix="bench-web-"))
     infra = Infra(root / "infra", fast=True)
@@ -146,6 +149,10 @@ def main() -> None:
             f"max {server[-1]:.0f} ms; through the gateway p50 {statistics.median(wall):.0f} ms"
         )
         c.close()
+        if args.keep:
+            print(f"the System stays up at http://localhost:{stack.port}/ (Ctrl-C stops it)", flush=True)
+            while True:
+                time.sleep(3600)
     finally:
         stack.stop()
         infra.stop()

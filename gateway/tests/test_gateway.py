@@ -152,3 +152,31 @@ def test_gateway_ready_only_when_every_service_is(stack: Stack) -> None:
     assert r.status_code == 200
     checks = r.json()["checks"]
     assert {"registry", "realm", "bus"} <= set(checks)
+
+
+def test_the_realm_session_of_one_browser_never_reaches_another(stack: Stack) -> None:
+    """The proxy keeps no cookies: a login through the gateway must not sign the next visitor in."""
+    import html
+    import re
+
+    base = f"http://localhost:{stack.port}/realms/egsu/protocol/openid-connect/auth"
+    query = {
+        "response_type": "code",
+        "client_id": "egsu-console",
+        "redirect_uri": f"http://localhost:{stack.port}/auth/callback",
+        "scope": "openid",
+        "state": "s",
+    }
+    with httpx.Client() as first:
+        page = first.get(base, params=query)
+        q = html.unescape(re.search(r'name="q" value="([^"]*)"', page.text)[1])
+        action = html.unescape(re.search(r'<form method="post" action="([^"]+)"', page.text)[1])
+        r = first.post(
+            f"http://localhost:{stack.port}{action}",
+            data={"q": q, "username": "ministry", "password": "demo"},
+        )
+        assert r.status_code == 302 and "code=" in r.headers["location"]
+    with httpx.Client() as second:
+        r = second.get(base, params=query)
+        assert r.status_code == 200, r.headers.get("location")  # the login form, not a code
+        assert 'name="username"' in r.text

@@ -9,6 +9,7 @@ import re
 import time
 import uuid
 from collections.abc import AsyncIterator
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -137,7 +138,8 @@ def create_app() -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         http = httpx.AsyncClient(
-            limits=httpx.Limits(max_connections=500, max_keepalive_connections=100)
+            limits=httpx.Limits(max_connections=500, max_keepalive_connections=100),
+            cookies=no_cookies(),
         )
         app.state.http = http
         app.state.verifier = TokenVerifier(
@@ -350,6 +352,13 @@ def create_app() -> FastAPI:
         )
 
     return app
+
+
+def no_cookies() -> CookieJar:
+    """A cookie jar that keeps nothing: the proxy's one client serves every caller, so a cookie
+    an upstream sets (the realm's SSO session) must pass to the browser, never into the client."""
+    jar = CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
+    return jar
 
 
 def _http_check(http: httpx.AsyncClient, url: str) -> Any:

@@ -6,6 +6,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -18,10 +19,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import GZipMiddleware
 
 from egsu.bus import Bus
+from egsu.bus.audit import AuditLog
 from egsu.core.errors import EgsuError
 from egsu.core.service import add_ready_check, create_service_app
 from egsu.core.settings import get_settings
 from egsu.web import auth, pages
+from egsu.web.cache import SharedCache
 from egsu.web.config import WebSettings
 from egsu.web.console import Denied, PageNotFound, context
 from egsu.web.gateway import LoginRequired
@@ -40,15 +43,24 @@ def create_app() -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
+        # one client serves every user: it must keep no cookie an answer might set
         app.state.http = httpx.AsyncClient(
-            base_url=settings.gateway_url.rstrip("/"), timeout=settings.api_timeout, limits=limits
+            base_url=settings.gateway_url.rstrip("/"),
+            timeout=settings.api_timeout,
+            limits=limits,
+            cookies=CookieJar(DefaultCookiePolicy(allowed_domains=[])),
         )
-        app.state.http_idp = httpx.AsyncClient(timeout=10.0)
+        app.state.http_idp = httpx.AsyncClient(
+            timeout=10.0, cookies=CookieJar(DefaultCookiePolicy(allowed_domains=[]))
+        )
         app.state.oidc = OidcClient(settings, app.state.http_idp)
         bus = None
+        app.state.shared = SharedCache()
         if settings.nats_url:
             bus = Bus(settings)
             await bus.connect()
+            app.state.audit = AuditLog(bus, "web")
+            app.state.audit.start()
             kv = KvStore(bus, settings.session_max_seconds, settings.stream_replicas)
             add_ready_check(app, "sessions", kv.ping)
             store: KvStore | MemoryStore = kv
@@ -61,6 +73,7 @@ def create_app() -> FastAPI:
             yield
         finally:
             if bus is not None:
+                await app.state.audit.close()
                 await bus.close()
             await app.state.http.aclose()
             await app.state.http_idp.aclose()

@@ -111,6 +111,7 @@ async def callback(
         id_token=tokens.id_token,
         expires_at=tokens.expires_at,
         refresh_expires_at=tokens.refresh_expires_at,
+        user_id=p.user_id,
     )
     await sessions.save(session)
     target = pending.next if pending.next != "/" else home_of(session)
@@ -138,6 +139,9 @@ async def logout(request: Request, ctx: Anyone) -> Response:
     target = f"{public_base(request)}/open?{urlencode({'lang': ctx.lang.code})}"
     s = ctx.session
     url = None
+    form = await request.form()
+    if s is not None and not secrets.compare_digest(str(form.get("csrf", "")), s.csrf):
+        return RedirectResponse("/", status_code=303)  # not a form of ours: stay signed in
     if s is not None:
         await sessions.end(s.id)
         if s.refresh_token and s.refresh_expires_at > time.time():

@@ -16,6 +16,7 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from egsu.contracts.audit import Actor
 from egsu.contracts.regions import REGIONS, REGIONS_BY_KATO
 from egsu.web.gateway import Api, LoginRequired
 from egsu.web.i18n import LANG_COOKIE, LANGUAGES, N_, Lang, pick_language
@@ -142,7 +143,10 @@ def screen(name: str) -> Any:
         if ctx.session is None:
             raise LoginRequired()
         if not ctx.session.has_any(*roles):
+            journal(ctx, name, "denied")
             raise Denied(name)
+        if request.method == "GET":
+            journal(ctx, name, "success")
         return ctx
 
     dep.__egsu_screen__ = roles  # type: ignore[attr-defined]
@@ -154,6 +158,31 @@ async def _anyone(request: Request) -> Ctx:
 
 
 Anyone = Annotated[Ctx, Depends(_anyone)]
+
+
+def journal(ctx: Ctx, screen_name: str, outcome: str) -> None:
+    """One access record per page a user opens (or is refused), with who it was."""
+    audit = getattr(ctx.request.app.state, "audit", None)
+    s = ctx.session
+    if audit is None or s is None:
+        return
+    audit.record_nowait(
+        "access",
+        f"view {screen_name}",
+        actor=Actor(
+            user_id=s.user_id or None,
+            username=s.username,
+            role=s.role,
+            roles=s.roles,
+            subject_bin=s.bin,
+            client_id="egsu-console",
+        ),
+        outcome=outcome,
+        object_type="page",
+        object_id=ctx.request.url.path,
+        request_id=ctx.request.headers.get("x-request-id"),
+        source_ip=ctx.request.headers.get("x-forwarded-for"),
+    )
 
 
 def check_csrf(ctx: Ctx, token: str | None) -> None:

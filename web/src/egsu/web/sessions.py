@@ -38,6 +38,7 @@ class Session:
     created_at: float = field(default_factory=time.time)
     seen_at: float = field(default_factory=time.time)
     csrf: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    user_id: str = ""
 
     def has_any(self, *roles: str) -> bool:
         return bool(set(self.roles) & set(roles))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -12,7 +13,8 @@ from fastapi.responses import RedirectResponse, Response
 from egsu.contracts.regions import REGIONS
 from egsu.web import charts
 from egsu.web.auth import home_of
-from egsu.web.console import Anyone, Ctx, screen
+from egsu.web.cache import SharedCache
+from egsu.web.console import Anyone, Ctx, journal, screen
 from egsu.web.gateway import LoginRequired, Result
 
 router = APIRouter(include_in_schema=False)
@@ -102,6 +104,7 @@ async def home(ctx: Anyone) -> Response:
         raise LoginRequired()
     if not ctx.may("overview"):
         return RedirectResponse(home_of(ctx.session), status_code=303)
+    journal(ctx, "overview", "success")
     return await overview(ctx)
 
 
@@ -116,21 +119,34 @@ async def overview(ctx: Ctx) -> Response:
     now = datetime.now(UTC)
     day = {"from": iso(now - timedelta(hours=24)), "to": iso(now), "resolution": "1h"}
     week = {"from": iso(now - timedelta(days=7)), "to": iso(now), "resolution": "1h"}
-    calls: dict[str, Any] = {}
+    shared: SharedCache = ctx.request.app.state.shared
+    api = ctx.api
+
+    def cached(key: str, fetch: Callable[[], Awaitable[Any]]) -> Awaitable[Any]:
+        # the same answer for every user of the wide roles, who alone see this page
+        return shared.get(key, fetch)
+
+    calls: dict[str, Awaitable[Any]] = {}
     for r in REGIONS:
-        calls[f"c{r.kato}"] = ctx.api.get(
-            f"{M}/regions/{r.kato}/readings", quantity="active_import", **day
+        for prefix, quantity in (("c", "active_import"), ("g", "active_export")):
+            path = f"{M}/regions/{r.kato}/readings"
+            calls[f"{prefix}{r.kato}"] = cached(
+                f"{path}:{quantity}:day",
+                lambda path=path, quantity=quantity: api.get(path, quantity=quantity, **day),
+            )
+    for key, quantity in (("country_c", "active_import"), ("country_g", "active_export")):
+        calls[key] = cached(
+            f"country:{quantity}:week",
+            lambda quantity=quantity: api.get(f"{M}/country/readings", quantity=quantity, **week),
         )
-        calls[f"g{r.kato}"] = ctx.api.get(
-            f"{M}/regions/{r.kato}/readings", quantity="active_export", **day
-        )
-    calls["country_c"] = ctx.api.get(f"{M}/country/readings", quantity="active_import", **week)
-    calls["country_g"] = ctx.api.get(f"{M}/country/readings", quantity="active_export", **week)
-    calls["compliance"] = ctx.api.get("/api/v1/ingest/compliance")
-    calls["subjects"] = all_subjects(ctx)
-    calls["monitoring"] = ctx.api.get("/api/v1/monitoring/summary", group_by="region")
-    calls["forecast"] = ctx.api.get(
-        "/api/v1/forecast/country", quantity="active_import", horizon="day-ahead"
+    calls["compliance"] = cached("compliance", lambda: api.get("/api/v1/ingest/compliance"))
+    calls["subjects"] = cached("subjects", lambda: all_subjects(ctx))
+    calls["monitoring"] = cached(
+        "monitoring", lambda: api.get("/api/v1/monitoring/summary", group_by="region")
+    )
+    calls["forecast"] = cached(
+        "forecast",
+        lambda: api.get("/api/v1/forecast/country", quantity="active_import", horizon="day-ahead"),
     )
     res = await ctx.api.many(**calls)
     rows = region_rollups(res, now)
