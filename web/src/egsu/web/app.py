@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -18,6 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import GZipMiddleware
 
+from egsu.auth.client import ServiceToken
 from egsu.bus import Bus
 from egsu.bus.audit import AuditLog
 from egsu.core.errors import EgsuError
@@ -27,8 +29,9 @@ from egsu.web import auth, pages
 from egsu.web.cache import SharedCache
 from egsu.web.config import WebSettings
 from egsu.web.console import Denied, PageNotFound, context
-from egsu.web.gateway import LoginRequired
+from egsu.web.gateway import LoginRequired, ServiceApi
 from egsu.web.oidc import OidcClient
+from egsu.web.pages.overview import warm
 from egsu.web.sessions import KvStore, MemoryStore, Sessions
 
 log = logging.getLogger("egsu.web")
@@ -69,9 +72,22 @@ def create_app() -> FastAPI:
         app.state.sessions = Sessions(
             store, settings.session_idle_seconds, settings.session_max_seconds
         )
+        warmer = None
+        if settings.client_id and settings.client_secret and settings.oidc_base_url:
+            token = ServiceToken(
+                f"{settings.oidc_base_url}/protocol/openid-connect/token",
+                settings.client_id,
+                settings.client_secret.get_secret_value(),
+                app.state.http_idp,
+            )
+            warmer = asyncio.create_task(keep_warm(app, ServiceApi(app.state.http, token)))
         try:
             yield
         finally:
+            if warmer is not None:
+                warmer.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await warmer
             if bus is not None:
                 await app.state.audit.close()
                 await bus.close()
@@ -112,6 +128,21 @@ def create_app() -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     install_page_errors(app)
     return app
+
+
+async def keep_warm(app: FastAPI, api: ServiceApi) -> None:
+    """Keep the overview's shared data fresh while someone looks at it (and once at start), so
+    that no user waits for the forty roll-up queries behind it."""
+    shared: SharedCache = app.state.shared
+    app.state.overview_seen = time.monotonic()
+    await asyncio.sleep(2)
+    while True:
+        if time.monotonic() - app.state.overview_seen < 600:
+            try:
+                await warm(api, shared)
+            except (EgsuError, LoginRequired) as exc:
+                log.info("overview warm-up skipped: %s", exc)
+        await asyncio.sleep(shared.fresh * 0.75)
 
 
 def install_page_errors(app: FastAPI) -> None:

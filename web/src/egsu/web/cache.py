@@ -42,7 +42,10 @@ class SharedCache:
             task.add_done_callback(lambda t: t.cancelled() or t.exception())
         return task
 
-    async def get(self, key: str, fetch: Fetch) -> Any:
+    async def get(self, key: str, fetch: Fetch, *, refresh: bool = False) -> Any:
+        """The kept answer, or a new one; ``refresh`` fetches anew (the warm-up does)."""
+        if refresh:
+            return await asyncio.shield(self._start(key, fetch))
         hit = self._data.get(key)
         age = time.monotonic() - hit[0] if hit else None
         if hit is not None and age is not None and age < self.fresh:

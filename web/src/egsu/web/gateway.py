@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 import httpx
 
+from egsu.auth.client import ServiceToken
 from egsu.web.oidc import LoginFailed, OidcClient
 from egsu.web.sessions import Session, Sessions
 
@@ -224,3 +225,14 @@ class Api:
         names = list(calls)
         results = await asyncio.gather(*(self.result(calls[n]) for n in names))
         return dict(zip(names, results, strict=True))
+
+
+class ServiceApi(Api):
+    """The gateway as the console's own service account (client credentials), for warm-ups."""
+
+    def __init__(self, http: httpx.AsyncClient, token: ServiceToken) -> None:
+        super().__init__(http, None, None, None, "ru")  # type: ignore[arg-type]
+        self._service_token = token
+
+    async def token(self) -> str | None:
+        return await self._service_token.get()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -15,7 +16,7 @@ from egsu.web import charts
 from egsu.web.auth import home_of
 from egsu.web.cache import SharedCache
 from egsu.web.console import Anyone, Ctx, journal, screen
-from egsu.web.gateway import LoginRequired, Result
+from egsu.web.gateway import Api, LoginRequired, Result
 
 router = APIRouter(include_in_schema=False)
 M = "/api/v1/measurements"
@@ -36,11 +37,11 @@ def latest_full_hour(items: list[dict[str, Any]], now: datetime) -> dict[str, An
     return done[-1] if done else (items[-1] if items else None)
 
 
-async def all_subjects(ctx: Ctx) -> list[dict[str, Any]]:
+async def all_subjects(api: Api) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     cursor = None
     for _ in range(20):
-        page = await ctx.api.get("/api/v1/registry/subjects", limit=1000, cursor=cursor)
+        page = await api.get("/api/v1/registry/subjects", limit=1000, cursor=cursor)
         out += page["items"]
         cursor = page.get("next_cursor")
         if not cursor:
@@ -113,18 +114,16 @@ async def overview_page(ctx: Annotated[Ctx, screen("overview")]) -> Response:
     return await overview(ctx)
 
 
-async def overview(ctx: Ctx) -> Response:
-    _ = ctx._
-    L = ctx.lang
-    now = datetime.now(UTC)
+def overview_calls(
+    api: Api, shared: SharedCache, now: datetime, *, refresh: bool = False
+) -> dict[str, Awaitable[Any]]:
+    """The overview's API calls, through the cache shared by the wide roles."""
     day = {"from": iso(now - timedelta(hours=24)), "to": iso(now), "resolution": "1h"}
     week = {"from": iso(now - timedelta(days=7)), "to": iso(now), "resolution": "1h"}
-    shared: SharedCache = ctx.request.app.state.shared
-    api = ctx.api
 
     def cached(key: str, fetch: Callable[[], Awaitable[Any]]) -> Awaitable[Any]:
         # the same answer for every user of the wide roles, who alone see this page
-        return shared.get(key, fetch)
+        return shared.get(key, fetch, refresh=refresh)
 
     calls: dict[str, Awaitable[Any]] = {}
     for r in REGIONS:
@@ -140,7 +139,7 @@ async def overview(ctx: Ctx) -> Response:
             lambda quantity=quantity: api.get(f"{M}/country/readings", quantity=quantity, **week),
         )
     calls["compliance"] = cached("compliance", lambda: api.get("/api/v1/ingest/compliance"))
-    calls["subjects"] = cached("subjects", lambda: all_subjects(ctx))
+    calls["subjects"] = cached("subjects", lambda: all_subjects(api))
     calls["monitoring"] = cached(
         "monitoring", lambda: api.get("/api/v1/monitoring/summary", group_by="region")
     )
@@ -148,6 +147,20 @@ async def overview(ctx: Ctx) -> Response:
         "forecast",
         lambda: api.get("/api/v1/forecast/country", quantity="active_import", horizon="day-ahead"),
     )
+    return calls
+
+
+async def warm(api: Api, shared: SharedCache) -> None:
+    """Fetch the overview's data ahead of the first page (the console's own service account)."""
+    await api.many(**overview_calls(api, shared, datetime.now(UTC), refresh=True))
+
+
+async def overview(ctx: Ctx) -> Response:
+    _ = ctx._
+    L = ctx.lang
+    now = datetime.now(UTC)
+    ctx.request.app.state.overview_seen = time.monotonic()
+    calls = overview_calls(ctx.api, ctx.request.app.state.shared, now)
     res = await ctx.api.many(**calls)
     rows = region_rollups(res, now)
     completeness, comp_total = completeness_by_region(res["compliance"], res["subjects"])
