@@ -41,6 +41,25 @@ def test_ministry_sees_the_overview_in_three_languages(
     assert '<html lang="en">' in r.text
 
 
+# English sentences of the interface; none may appear on a page shown in Kazakh.
+ENGLISH = [
+    m
+    for m in (
+        "Not available yet",
+        "This part of the System is not running",
+        "Active alarms",
+        "Consumption",
+        "Generation",
+        "Metering points",
+        "Sign out",
+        "Access denied",
+        "Overview",
+        "Registry",
+        "Reports",
+        "Times are shown in Kazakhstan time",
+    )
+]
+
 ROLE_SCREENS = {
     # path: roles that may open it
     "/overview": {"ministry", "operator", "government"},
@@ -77,6 +96,8 @@ def test_every_screen_admits_its_roles_and_refuses_the_others(stack: Stack) -> N
                     assert r.status_code == 403, (role, path, r.status_code)
                     assert "Қолжетімділік жоқ" in r.text  # the 403 page speaks the user's language
                 assert "Traceback" not in r.text
+                leaked = [m for m in ENGLISH if m in r.text]
+                assert not leaked, (role, path, leaked)  # no English sentence on a Kazakh page
         finally:
             c.close()
 
@@ -112,6 +133,14 @@ def test_subject_uploads_a_csv_and_sees_its_receipt(stack: Stack) -> None:
         assert c2.get(f"/points/{world.point_code}").status_code == 404
     finally:
         c2.close()
+
+
+def test_the_open_data_portal_is_public(stack: Stack) -> None:
+    with httpx.Client(base_url=console_url(stack)) as c:
+        r = c.get("/open", params={"lang": "kk"})
+        assert r.status_code == 200
+        assert "Ашық деректер" in r.text
+        assert c.get("/registry").status_code == 303  # the rest needs a login
 
 
 def test_unavailable_services_show_a_panel_not_an_error(ministry_console: httpx.Client) -> None:

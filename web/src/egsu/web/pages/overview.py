@@ -118,8 +118,10 @@ def overview_calls(
     api: Api, shared: SharedCache, now: datetime, *, refresh: bool = False
 ) -> dict[str, Awaitable[Any]]:
     """The overview's API calls, through the cache shared by the wide roles."""
-    day = {"from": iso(now - timedelta(hours=24)), "to": iso(now), "resolution": "1h"}
-    week = {"from": iso(now - timedelta(days=7)), "to": iso(now), "resolution": "1h"}
+    # whole hours only: the hour still filling would show as a dip at the end of every chart
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    day = {"from": iso(hour - timedelta(hours=24)), "to": iso(hour), "resolution": "1h"}
+    week = {"from": iso(hour - timedelta(days=7)), "to": iso(hour), "resolution": "1h"}
 
     def cached(key: str, fetch: Callable[[], Awaitable[Any]]) -> Awaitable[Any]:
         # the same answer for every user of the wide roles, who alone see this page

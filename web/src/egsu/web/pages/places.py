@@ -73,7 +73,10 @@ def totals(r: Result, resolution: str) -> dict[str, Any]:
 async def _group_page(
     ctx: Ctx, kind: str, path: str, resolution: str
 ) -> tuple[dict[str, Result], dict[str, Any]]:
-    w = {**window(GROUP_WINDOWS[resolution]), "resolution": resolution}
+    end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)  # whole hours
+    if resolution != "1h":
+        end += timedelta(hours=1)
+    w = {**window(GROUP_WINDOWS[resolution], end), "resolution": resolution}
     res = await ctx.api.many(
         cons=ctx.api.get(f"{M}/{path}/readings", quantity="active_import", **w),
         gen=ctx.api.get(f"{M}/{path}/readings", quantity="active_export", **w),
