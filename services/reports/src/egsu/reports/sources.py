@@ -117,9 +117,9 @@ async def _pages(client: httpx.AsyncClient, path: str, params: dict[str, Any]) -
 
 
 class Registry:
-    """The registry's index of metering points, facilities and subjects, cached briefly."""
+    """The registry's index of metering points, facilities and subjects (read afresh for every job by default)."""
 
-    def __init__(self, client: httpx.AsyncClient, ttl: float = 30.0) -> None:
+    def __init__(self, client: httpx.AsyncClient, ttl: float = 0.0) -> None:
         self.client = client
         self.ttl = ttl
         self._cache: dict[tuple[str, str], tuple[float, Directory]] = {}
