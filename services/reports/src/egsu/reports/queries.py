@@ -114,7 +114,7 @@ async def plan_size(src: Sources, q: QueryCreate) -> int:
     qs = ("active_export", "active_import") if q.dataset == "electricity" else ("heat_energy",)
     nodes = sum(len(Planner(d.points, x).plan(lambda p: _point_ok(q, p), lambda p: _group_key(q, p)).nodes) for x in qs)
     days = (q.filters.period_to - q.filters.period_from).days + 1  # type: ignore[operator]
-    return nodes * days * (24 if q.resolution == "1h" else 1) // 24 + nodes
+    return max(1, nodes) * days * (24 if q.resolution == "1h" else 1)
 
 
 async def run_query(src: Sources, q: QueryCreate) -> list[dict[str, Any]]:
