@@ -13,7 +13,7 @@ import httpx
 from egsu.testing.stack import Stack
 from egsu.testing.world import KZ, World, kz
 
-I = "/api/v1/ingest"
+INGEST = "/api/v1/ingest"
 M = "/api/v1/measurements"
 R = "/api/v1/reports"
 
@@ -23,12 +23,35 @@ def demo_day() -> date:
     return date(2012, 1, 1) + timedelta(days=random.randrange(0, 8 * 365))
 
 
-def world(stack: Stack, region: str, position: str, *, points: int = 1, commodity: str = "electricity", **kw: Any) -> World:
-    quantity = {"generation": "active_export", "consumption": "active_import", "own_needs": "active_import"}[position]
+def world(
+    stack: Stack,
+    region: str,
+    position: str,
+    *,
+    points: int = 1,
+    commodity: str = "electricity",
+    **kw: Any,
+) -> World:
+    quantity = {
+        "generation": "active_export",
+        "consumption": "active_import",
+        "own_needs": "active_import",
+    }[position]
     if commodity == "heat":
         quantity = "heat_energy"
-    return World(stack, region, points=points, interval_min=60, quantities=[quantity], position=position, commodity=commodity,
-                 nominal_voltage=None, rated_current=None, criticality=3, **kw)
+    return World(
+        stack,
+        region,
+        points=points,
+        interval_min=60,
+        quantities=[quantity],
+        position=position,
+        commodity=commodity,
+        nominal_voltage=None,
+        rated_current=None,
+        criticality=3,
+        **kw,
+    )
 
 
 def hours(day: date) -> list[datetime]:
@@ -37,18 +60,32 @@ def hours(day: date) -> list[datetime]:
     return [start + timedelta(hours=h + 1) for h in range(24)]
 
 
-def post(stack: Stack, w: World, day: date, values: list[float], quantity: str, *, events: list[dict[str, Any]] | None = None) -> str:
+def post(
+    stack: Stack,
+    w: World,
+    day: date,
+    values: list[float],
+    quantity: str,
+    *,
+    events: list[dict[str, Any]] | None = None,
+) -> str:
     body = {
         "subject_bin": w.bin,
         "readings": [
-            {"point": p["code"], "quantity": quantity, "ts": kz(t), "value": v, "unit": "Gcal" if quantity == "heat_energy" else "kWh"}
+            {
+                "point": p["code"],
+                "quantity": quantity,
+                "ts": kz(t),
+                "value": v,
+                "unit": "Gcal" if quantity == "heat_energy" else "kWh",
+            }
             for p in w.points
             for t, v in zip(hours(day), values, strict=True)
         ],
         "events": events or [],
     }
     with stack.sync_client(w.user) as c:
-        r = c.post(f"{I}/readings", json=body, headers={"Idempotency-Key": uuid.uuid4().hex})
+        r = c.post(f"{INGEST}/readings", json=body, headers={"Idempotency-Key": uuid.uuid4().hex})
         assert r.status_code == 202, r.text
         return str(r.json()["receipt_id"])
 
@@ -65,7 +102,15 @@ def wait_stored(stack: Stack, receipts: list[str], timeout: float = 30.0) -> Non
 def country_total(stack: Stack, quantity: str, day: date) -> float:
     start = datetime(day.year, day.month, day.day, tzinfo=KZ)
     with stack.sync_client("operator") as c:
-        r = c.get(f"{M}/country/readings", params={"quantity": quantity, "from": start.isoformat(), "to": (start + timedelta(days=1)).isoformat(), "resolution": "1d"})
+        r = c.get(
+            f"{M}/country/readings",
+            params={
+                "quantity": quantity,
+                "from": start.isoformat(),
+                "to": (start + timedelta(days=1)).isoformat(),
+                "resolution": "1d",
+            },
+        )
         assert r.status_code == 200, r.text
         return sum(i["sum"] for i in r.json()["items"])
 

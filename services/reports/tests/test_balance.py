@@ -9,9 +9,19 @@ from datetime import timedelta
 
 import openpyxl
 import pytest
+from reports_helpers import (
+    R,
+    country_total,
+    demo_day,
+    hours,
+    post,
+    request_report,
+    wait_report,
+    wait_stored,
+    world,
+)
 
 from egsu.testing.stack import Stack
-from reports_helpers import R, country_total, demo_day, hours, post, request_report, wait_report, wait_stored, world
 
 pytestmark = pytest.mark.stack
 REGIONS = ("150000000", "350000000", "710000000")
@@ -25,14 +35,27 @@ def test_national_daily_balance_in_four_formats_adds_up_to_the_historian(stack: 
         cons = world(stack, kato, "consumption", points=2)
         gen_values = [1000.0 + 10 * h + n for h in range(24)]
         cons_values = [400.0 + 7 * h + n * 3 + (200 if h == 18 else 0) for h in range(24)]
-        receipts += [post(stack, gen, day, gen_values, "active_export"), post(stack, cons, day, cons_values, "active_import")]
-        receipts.append(post(stack, cons, day - timedelta(days=1), [v * 0.9 for v in cons_values], "active_import"))
+        receipts += [
+            post(stack, gen, day, gen_values, "active_export"),
+            post(stack, cons, day, cons_values, "active_import"),
+        ]
+        receipts.append(
+            post(
+                stack,
+                cons,
+                day - timedelta(days=1),
+                [v * 0.9 for v in cons_values],
+                "active_import",
+            )
+        )
         expected_gen[kato] = sum(gen_values) / 1000
         expected_cons[kato] = 2 * sum(cons_values) / 1000
     wait_stored(stack, receipts)
     total_cons = sum(expected_cons.values())
     deadline = time.monotonic() + 10
-    while abs(country_total(stack, "active_import", day) / 1000 - total_cons) > 1e-6:  # the flusher folds group totals
+    while (
+        abs(country_total(stack, "active_import", day) / 1000 - total_cons) > 1e-6
+    ):  # the flusher folds group totals
         assert time.monotonic() < deadline
         time.sleep(0.1)
     historian = country_total(stack, "active_import", day) / 1000
@@ -40,8 +63,13 @@ def test_national_daily_balance_in_four_formats_adds_up_to_the_historian(stack: 
     ids = {}
     with stack.sync_client("government") as c:
         for fmt in ("xlsx", "pdf", "csv", "json"):
-            ids[fmt] = request_report(c, kind="daily_electricity_balance", level="national",
-                                      period={"from": day.isoformat(), "to": day.isoformat()}, format=fmt)
+            ids[fmt] = request_report(
+                c,
+                kind="daily_electricity_balance",
+                level="national",
+                period={"from": day.isoformat(), "to": day.isoformat()},
+                format=fmt,
+            )
         files = {}
         for fmt, rid in ids.items():
             meta = wait_report(c, rid)
@@ -50,7 +78,15 @@ def test_national_daily_balance_in_four_formats_adds_up_to_the_historian(stack: 
             files[fmt] = r.content
             assert meta["size"] == len(r.content) and meta["inputs_sha256"]
     # every format carries the same inputs, so the same numbers
-    assert len({wait_report(stack.sync_client("government"), rid)["inputs_sha256"] for rid in ids.values()}) >= 1
+    assert (
+        len(
+            {
+                wait_report(stack.sync_client("government"), rid)["inputs_sha256"]
+                for rid in ids.values()
+            }
+        )
+        >= 1
+    )
     assert files["pdf"].startswith(b"%PDF")
 
     wb = openpyxl.load_workbook(io.BytesIO(files["xlsx"]))
@@ -70,18 +106,26 @@ def test_national_daily_balance_in_four_formats_adds_up_to_the_historian(stack: 
     assert national_cons == pytest.approx(total_cons, rel=1e-12)
     for kato in REGIONS:
         assert regional[kato] == pytest.approx(expected_cons[kato], rel=1e-12)
-        assert {r[0]: r[gen_col] for r in region_rows}[kato] == pytest.approx(expected_gen[kato], rel=1e-12)
+        assert {r[0]: r[gen_col] for r in region_rows}[kato] == pytest.approx(
+            expected_gen[kato], rel=1e-12
+        )
     assert national_gen == pytest.approx(sum(expected_gen.values()), rel=1e-12)
     # the previous day is there for the dynamics (consumption was 10 % lower)
     assert rows["consumption"][4] == pytest.approx((1 / 0.9 - 1) * 100, rel=1e-9)
     for ws in wb.worksheets:  # tables without formulas
-        assert not any(isinstance(v, str) and v.startswith("=") for row in ws.iter_rows(values_only=True) for v in row)
+        assert not any(
+            isinstance(v, str) and v.startswith("=")
+            for row in ws.iter_rows(values_only=True)
+            for v in row
+        )
 
     report = __import__("json").loads(files["json"])
     tables = {t["name"]: t for t in report["tables"]}
     peak = next(r for r in tables["extremes"]["rows"] if r["key"] == "consumption")
     assert peak["max_at"].startswith(f"{day.isoformat()}T18:00:00+05:00")
-    assert peak["max"] == pytest.approx(sum(2 * (400 + 7 * 18 + n * 3 + 200) for n in range(3)) / 1000)
+    assert peak["max"] == pytest.approx(
+        sum(2 * (400 + 7 * 18 + n * 3 + 200) for n in range(3)) / 1000
+    )
     assert report["summary"]["reconciled"] is True
     assert report["summary"]["forecast_available"] is False
     assert any("прогноз" in n.lower() for n in report["notes"])
@@ -89,5 +133,9 @@ def test_national_daily_balance_in_four_formats_adds_up_to_the_historian(stack: 
     text = files["csv"].decode("utf-8-sig")
     assert "Суточный баланс электрической энергии" in text
     lines = list(csv.reader(io.StringIO(text)))
-    assert any(line[:2] == ["Потребление", "consumption"] and float(line[2]) == pytest.approx(national_cons) for line in lines)
+    assert any(
+        line[:2] == ["Потребление", "consumption"]
+        and float(line[2]) == pytest.approx(national_cons)
+        for line in lines
+    )
     assert len(hours(day)) == 24

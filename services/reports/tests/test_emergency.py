@@ -9,12 +9,12 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from reports_helpers import R, demo_day, hours, post, wait_report, wait_stored, world
 
 from egsu.bus import Bus
 from egsu.core.settings import Settings
 from egsu.infra import InfraUrls
 from egsu.testing.stack import Stack
-from reports_helpers import R, demo_day, hours, post, wait_report, wait_stored, world
 
 pytestmark = pytest.mark.stack
 
@@ -31,7 +31,9 @@ def find_emergency(stack: Stack, user: str, facility_id: str, timeout: float = 3
             time.sleep(0.2)
 
 
-async def test_a_critical_alarm_produces_an_emergency_report_by_itself(stack: Stack, infra: InfraUrls) -> None:
+async def test_a_critical_alarm_produces_an_emergency_report_by_itself(
+    stack: Stack, infra: InfraUrls
+) -> None:
     day = demo_day()
     w = world(stack, "550000000", "consumption", points=2)
     wait_stored(stack, [post(stack, w, day, [500.0 + h for h in range(24)], "active_import")])
@@ -51,16 +53,24 @@ async def test_a_critical_alarm_produces_an_emergency_report_by_itself(stack: St
     bus = Bus(Settings(nats_url=infra.nats_url), name="test-monitoring")
     await bus.connect(wait=True)
     try:
-        await bus.publish("egsu.alarms.critical", json.dumps(payload).encode(), msg_id=f"alarm-{alarm_id}")
+        await bus.publish(
+            "egsu.alarms.critical", json.dumps(payload).encode(), msg_id=f"alarm-{alarm_id}"
+        )
         # the same alarm again (redelivery, or monitoring's repeat) makes no second report
-        await bus.publish("egsu.alarms.critical", json.dumps({**payload, "count": 2}).encode(), msg_id=f"alarm-{alarm_id}-2")
+        await bus.publish(
+            "egsu.alarms.critical",
+            json.dumps({**payload, "count": 2}).encode(),
+            msg_id=f"alarm-{alarm_id}-2",
+        )
     finally:
         await bus.close()
     meta = await asyncio.to_thread(find_emergency, stack, w.user, w.facility["id"])
     assert meta["origin"] == "alarm" and meta["level"] == "local" and meta["format"] == "pdf"
     with stack.sync_client(w.user) as c:  # the subject sees the report about itself
         done = await asyncio.to_thread(wait_report, c, meta["id"])
-        assert done["trigger"]["id"] == alarm_id and done["trigger"]["facility_id"] == w.facility["id"]
+        assert (
+            done["trigger"]["id"] == alarm_id and done["trigger"]["facility_id"] == w.facility["id"]
+        )
         r = c.get(f"{R}/{meta['id']}/download")
         assert r.status_code == 200 and r.content.startswith(b"%PDF")
         rj = c.post(f"{R}/{meta['id']}/reissue", json={"format": "json", "language": "en"})
@@ -76,7 +86,9 @@ async def test_a_critical_alarm_produces_an_emergency_report_by_itself(stack: St
     assert affected[-1]["load_before"] == pytest.approx(2 * 513 / 1000)
     assert any(r["event"] == "voltage_sag" for r in tables["timeline"]["rows"])
     with stack.sync_client("operator") as c:
-        reports = c.get(R, params={"kind": "emergency", "scope": w.facility["id"], "origin": "alarm"}).json()["items"]
+        reports = c.get(
+            R, params={"kind": "emergency", "scope": w.facility["id"], "origin": "alarm"}
+        ).json()["items"]
         assert len(reports) == 1
     other = world(stack, "550000000", "consumption")
     with stack.sync_client(other.user) as c:  # another subject does not see it
@@ -88,9 +100,27 @@ def test_a_scada_emergency_event_in_a_batch_produces_an_emergency_report(stack: 
     day = demo_day()
     w = world(stack, "350000000", "generation")
     trip = hours(day)[9] - timedelta(minutes=30)
-    wait_stored(stack, [post(stack, w, day, [900.0] * 24, "active_export",
-                             events=[{"point": w.point_code, "ts": trip.astimezone(UTC).isoformat(), "code": "protection_trip",
-                                      "severity": "emergency", "text": "Срабатывание защиты генератора"}])])
+    wait_stored(
+        stack,
+        [
+            post(
+                stack,
+                w,
+                day,
+                [900.0] * 24,
+                "active_export",
+                events=[
+                    {
+                        "point": w.point_code,
+                        "ts": trip.astimezone(UTC).isoformat(),
+                        "code": "protection_trip",
+                        "severity": "emergency",
+                        "text": "Срабатывание защиты генератора",
+                    }
+                ],
+            )
+        ],
+    )
     meta = find_emergency(stack, "operator", w.facility["id"])
     assert meta["origin"] == "scada"
     with stack.sync_client("operator") as c:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import timedelta
 
 import httpx
 import orjson
@@ -35,8 +34,16 @@ def create_app() -> FastAPI:
     settings = get_settings(ReportsSettings)
 
     async def on_start(app: FastAPI, rt: Runtime) -> None:
-        assert rt.db is not None and rt.bus is not None and rt.store is not None and rt.audit is not None
-        clients = {n: service_client(settings, n, timeout=60) for n in ("registry", "measurements", "ingest")}
+        assert (
+            rt.db is not None
+            and rt.bus is not None
+            and rt.store is not None
+            and rt.audit is not None
+        )
+        clients = {
+            n: service_client(settings, n, timeout=60)
+            for n in ("registry", "measurements", "ingest")
+        }
         optional = {n: _optional(settings, n) for n in ("monitoring", "forecast")}
         sources = Sources(
             settings=settings,
@@ -61,12 +68,23 @@ def create_app() -> FastAPI:
             async with db.transaction() as s:
                 if not await repo.claim_run(s, "open_data", slot):
                     return False
-                job = {"open_data": {"from": period.start.isoformat(), "to": period.end.isoformat()}}
-                await enqueue(s, outbox, f"{REPORTS_JOBS}.open_data", orjson.dumps(job), f"open-data-{slot}")
+                job = {
+                    "open_data": {"from": period.start.isoformat(), "to": period.end.isoformat()}
+                }
+                await enqueue(
+                    s, outbox, f"{REPORTS_JOBS}.open_data", orjson.dumps(job), f"open-data-{slot}"
+                )
             relay.poke()
             return True
 
-        scheduler = asyncio.create_task(schedule_loop(reports, settings, enqueue_open_data)) if settings.reports_schedule_enabled else None
+        # Test stacks run the regular reports on demand only (POST /schedules/{name}/run), so
+        # that yesterday's national and regional runs do not compete with the tests.
+        scheduled = settings.reports_schedule_enabled and settings.environment != "test"
+        scheduler = (
+            asyncio.create_task(schedule_loop(reports, settings, enqueue_open_data))
+            if scheduled
+            else None
+        )
 
         async def stop() -> None:
             if scheduler is not None:
@@ -91,6 +109,3 @@ def create_app() -> FastAPI:
         routers=[router, open_router],
         lifespan=service_lifespan(settings, schema=SCHEMA, bus=True, store=True, on_start=on_start),
     )
-
-
-__all__ = ["create_app", "timedelta"]

@@ -13,18 +13,18 @@ class ReportsSettings(Settings):
     reports_schedule_enabled: bool = True
     reports_schedule_check_seconds: float = 30.0
     # What the regular runs issue: "kind:level:format", regional ones for every region with points.
-    reports_daily: list[str] = [
+    reports_daily: tuple[str, ...] = (
         "daily_electricity_balance:national:xlsx",
         "daily_electricity_balance:national:pdf",
         "daily_electricity_balance:regional:xlsx",
         "daily_heat_supply:national:xlsx",
         "data_quality:national:xlsx",
-    ]
-    reports_monthly: list[str] = [
+    )
+    reports_monthly: tuple[str, ...] = (
         "monthly_consumption_generation:national:xlsx",
         "monthly_consumption_generation:national:pdf",
         "monthly_consumption_generation:regional:xlsx",
-    ]
+    )
     reports_language: str = "ru"
     # Open data: regenerated every so many minutes over the last so many days.
     reports_open_data_minutes: float = 60.0
@@ -37,8 +37,13 @@ class ReportsSettings(Settings):
     # SCADA emergency events read straight from ingest batches (monitoring passes them on as
     # critical alarms too; both land in one incident). Severities and codes that count:
     reports_scada_direct: bool = True
-    reports_scada_severities: list[str] = ["emergency", "critical"]
-    reports_scada_codes: list[str] = ["equipment_trip", "protection_trip", "breaker_trip", "emergency_shutdown"]
+    reports_scada_severities: tuple[str, ...] = ("emergency", "critical")
+    reports_scada_codes: tuple[str, ...] = (
+        "equipment_trip",
+        "protection_trip",
+        "breaker_trip",
+        "emergency_shutdown",
+    )
     # Generation
     reports_job_attempts: int = 3
     reports_fetch_concurrency: int = 16

@@ -49,7 +49,12 @@ class Scope:
     @property
     def breakdown(self) -> str:
         """What the report's breakdown table lists."""
-        return {"country": "region", "region": "subject", "subject": "facility", "facility": "point"}[self.type]
+        return {
+            "country": "region",
+            "region": "subject",
+            "subject": "facility",
+            "facility": "point",
+        }[self.type]
 
     def contains(self, p: PointInfo) -> bool:
         if self.type == "country":
@@ -62,7 +67,12 @@ class Scope:
 
     def part_of(self, p: PointInfo) -> str:
         b = self.breakdown
-        return {"region": p.region_kato, "subject": p.subject_bin, "facility": p.facility_id, "point": p.code}[b]
+        return {
+            "region": p.region_kato,
+            "subject": p.subject_bin,
+            "facility": p.facility_id,
+            "point": p.code,
+        }[b]
 
     def keyed(self, *, breakdown: bool) -> Callable[[PointInfo], Hashable]:
         if breakdown:
@@ -102,7 +112,11 @@ class Period:
         return Period(back(self.start), back(self.end))
 
     def label(self) -> str:
-        return self.start.isoformat() if self.start == self.end else f"{self.start.isoformat()} — {self.end.isoformat()}"
+        return (
+            self.start.isoformat()
+            if self.start == self.end
+            else f"{self.start.isoformat()} — {self.end.isoformat()}"
+        )
 
 
 def names_of(scope: Scope, d: Directory, ids: list[str]) -> dict[str, dict[str, str]]:
@@ -111,7 +125,9 @@ def names_of(scope: Scope, d: Directory, ids: list[str]) -> dict[str, dict[str, 
     for i in ids:
         if scope.breakdown == "region":
             r = REGIONS_BY_KATO.get(i)
-            out[i] = {lang: r.name(lang) for lang in LANGUAGES} if r else {lang: i for lang in LANGUAGES}
+            out[i] = (
+                {lang: r.name(lang) for lang in LANGUAGES} if r else {lang: i for lang in LANGUAGES}
+            )
         elif scope.breakdown == "subject":
             out[i] = {lang: d.subject_name(i, lang) for lang in LANGUAGES}
         elif scope.breakdown == "facility":

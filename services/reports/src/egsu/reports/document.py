@@ -83,14 +83,24 @@ def to_dict(doc: Document) -> dict[str, Any]:
                     {"key": c.key, "caption": c.caption, "kind": c.kind, "unit": c.unit}
                     for c in t.columns
                 ],
-                "rows": [{c.key: jsonable(v) for c, v in zip(t.columns, r, strict=True)} for r in t.rows],
+                "rows": [
+                    {c.key: jsonable(v) for c, v in zip(t.columns, r, strict=True)} for r in t.rows
+                ],
                 "note": t.note,
             }
             for t in doc.tables
         ],
         "charts": [
-            {"name": c.name, "caption": c.caption, "kind": c.kind, "x": c.x, "unit": c.unit,
-             "series": [{"label": lbl, "values": [jsonable(v) for v in vals]} for lbl, vals in c.series]}
+            {
+                "name": c.name,
+                "caption": c.caption,
+                "kind": c.kind,
+                "x": c.x,
+                "unit": c.unit,
+                "series": [
+                    {"label": lbl, "values": [jsonable(v) for v in vals]} for lbl, vals in c.series
+                ],
+            }
             for c in doc.charts
         ],
         "notes": doc.notes,

@@ -20,7 +20,14 @@ from egsu.reports.i18n import LANGUAGES, t
 
 BEFORE = timedelta(hours=3)
 AFTER = timedelta(hours=1)
-MAIN_QUANTITIES = ("active_import", "active_export", "heat_energy", "active_power", "voltage_l1", "heat_power")
+MAIN_QUANTITIES = (
+    "active_import",
+    "active_export",
+    "heat_energy",
+    "active_power",
+    "voltage_l1",
+    "heat_power",
+)
 
 
 def _first(d: dict[str, Any], *keys: str) -> Any:
@@ -73,7 +80,9 @@ def trigger_from_alarm(payload: dict[str, Any]) -> dict[str, Any] | None:
         "severity": str(_first(body, "severity") or "critical"),
         "code": str(_first(body, "kind", "rule_kind", "type", "code", "rule") or "alarm"),
         "message": str(message) if message is not None else None,
-        "occurred_at": (_time(_first(body, "raised_at", "occurred_at", "time", "ts", "started_at")) or utcnow()).isoformat(),
+        "occurred_at": (
+            _time(_first(body, "raised_at", "occurred_at", "time", "ts", "started_at")) or utcnow()
+        ).isoformat(),
         "point_code": point,
         "facility_id": facility,
         "subject_bin": subject,
@@ -119,9 +128,15 @@ async def locate(src: Sources, trig: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-async def gather_emergency(src: Sources, trig: dict[str, Any], related: list[dict[str, Any]]) -> dict[str, Any]:
+async def gather_emergency(
+    src: Sources, trig: dict[str, Any], related: list[dict[str, Any]]
+) -> dict[str, Any]:
     at = datetime.fromisoformat(trig["occurred_at"])
-    d = await src.registry.directory(subject_bin=trig["subject_bin"]) if trig.get("subject_bin") else None
+    d = (
+        await src.registry.directory(subject_bin=trig["subject_bin"])
+        if trig.get("subject_bin")
+        else None
+    )
     fid = trig.get("facility_id")
     points = [p for p in (d.points if d else []) if p.facility_id == fid] if fid else []
     start = (at - BEFORE).replace(minute=0, second=0, microsecond=0)
@@ -130,9 +145,19 @@ async def gather_emergency(src: Sources, trig: dict[str, Any], related: list[dic
     if fid and points:
         scope = Scope("local", "facility", fid, trig.get("subject_bin"), trig.get("region_kato"))
         day = Period(local(int(start.timestamp())).date(), local(int(end.timestamp())).date())
-        series = await fetch(src, scope, points, ("active_import", "active_export", "heat_energy"), day, "1h", breakdown=True)
+        series = await fetch(
+            src,
+            scope,
+            points,
+            ("active_import", "active_export", "heat_energy"),
+            day,
+            "1h",
+            breakdown=True,
+        )
     events: list[dict[str, Any]] = []
-    codes = [p.code for p in points][:30] or ([trig["point_code"]] if trig.get("point_code") else [])
+    codes = [p.code for p in points][:30] or (
+        [trig["point_code"]] if trig.get("point_code") else []
+    )
 
     async def ev(code: str) -> None:
         for e in await src.historian.events(code, at - timedelta(hours=2), end):
@@ -145,16 +170,27 @@ async def gather_emergency(src: Sources, trig: dict[str, Any], related: list[dic
         q = next((q for q in MAIN_QUANTITIES if point.measures(q)), None)
         if q:
             around = await src.historian.native(point.code, q, at - BEFORE, end)
-            recent = await src.historian.native(point.code, q, utcnow() - timedelta(days=1), utcnow())
+            recent = await src.historian.native(
+                point.code, q, utcnow() - timedelta(days=1), utcnow()
+            )
             readings = {"quantity": q, "items": around, "last": recent[-1] if recent else None}
     alarms = await src.alarms.of_facility(fid, at - timedelta(hours=2), end) if fid else None
-    state = await src.alarms.one(trig["id"]) if trig.get("source") == "alarm" and trig.get("id") else None
+    state = (
+        await src.alarms.one(trig["id"])
+        if trig.get("source") == "alarm" and trig.get("id")
+        else None
+    )
     facility = d.facilities.get(fid, {}) if d and fid else {}
     return {
         "trigger": trig,
         "related": related,
-        "facility": {k: facility.get(k) for k in ("id", "name_ru", "name_kk", "type", "feeder", "installed_electric_mw")},
-        "subject": {lang: d.subject_name(trig["subject_bin"], lang) for lang in LANGUAGES} if d else None,
+        "facility": {
+            k: facility.get(k)
+            for k in ("id", "name_ru", "name_kk", "type", "feeder", "installed_electric_mw")
+        },
+        "subject": {lang: d.subject_name(trig["subject_bin"], lang) for lang in LANGUAGES}
+        if d
+        else None,
         "positions": {p.code: p.position for p in points},
         "series": series,
         "window": [start.isoformat(), end.isoformat()],
@@ -169,7 +205,12 @@ def build_emergency(inputs: dict[str, Any], req: dict[str, Any], lang: str) -> D
     trig = inputs["trigger"]
     at = datetime.fromisoformat(trig["occurred_at"])
     fac = inputs["facility"]
-    fname = (fac.get("name_kk") if lang == "kk" else fac.get("name_ru")) or trig.get("facility_id") or trig.get("subject_bin") or "—"
+    fname = (
+        (fac.get("name_kk") if lang == "kk" else fac.get("name_ru"))
+        or trig.get("facility_id")
+        or trig.get("subject_bin")
+        or "—"
+    )
     region = REGIONS_BY_KATO.get(trig.get("region_kato") or "")
     what = " — ".join(x for x in (trig.get("code"), trig.get("message")) if x)
     doc = Document(
@@ -181,19 +222,33 @@ def build_emergency(inputs: dict[str, Any], req: dict[str, Any], lang: str) -> D
             ("kind", t("meta.kind", lang), t("kind.emergency", lang)),
             ("level", t("meta.level", lang), t("level." + req["level"], lang)),
             ("report_id", t("meta.report_id", lang), req.get("id")),
-            ("generated_at", t("meta.generated_at", lang), datetime.fromisoformat(req["generated_at"]) if req.get("generated_at") else None),
+            (
+                "generated_at",
+                t("meta.generated_at", lang),
+                datetime.fromisoformat(req["generated_at"]) if req.get("generated_at") else None,
+            ),
             ("inputs_sha256", t("meta.inputs", lang), req.get("inputs_sha256")),
         ],
     )
-    cols = [Column("item", t("meta.caption", lang), "text"), Column("value", t("meta.value", lang), "text")]
+    cols = [
+        Column("item", t("meta.caption", lang), "text"),
+        Column("value", t("meta.value", lang), "text"),
+    ]
     rows = [
         [t("em.what", lang), what or "—"],
         [t("em.when", lang), local(int(at.timestamp())).strftime("%Y-%m-%d %H:%M:%S")],
         [t("em.where", lang), fname],
         [t("em.point", lang), trig.get("point_code") or "—"],
-        [t("em.subject", lang), ((inputs.get("subject") or {}).get(lang) or "") + f" ({trig.get('subject_bin') or '—'})"],
+        [
+            t("em.subject", lang),
+            ((inputs.get("subject") or {}).get(lang) or "")
+            + f" ({trig.get('subject_bin') or '—'})",
+        ],
         [t("em.region", lang), region.name(lang) if region else (trig.get("region_kato") or "—")],
-        [t("em.source", lang), t(f"em.source.{trig['source']}", lang) + (f" {trig['id']}" if trig.get("id") else "")],
+        [
+            t("em.source", lang),
+            t(f"em.source.{trig['source']}", lang) + (f" {trig['id']}" if trig.get("id") else ""),
+        ],
         [t("em.severity", lang), trig.get("severity") or "—"],
     ]
     doc.tables.append(Table("event", t("table.event", lang), cols, rows))
@@ -208,7 +263,12 @@ def build_emergency(inputs: dict[str, Any], req: dict[str, Any], lang: str) -> D
         Column("load_after", t("col.load_after", lang), unit=mw),
     ]
     rows = []
-    pos_caption = {"consumption": "item.consumption", "generation": "item.generation", "own_needs": "item.own_needs", "interchange": "item.ic_net"}
+    pos_caption = {
+        "consumption": "item.consumption",
+        "generation": "item.generation",
+        "own_needs": "item.own_needs",
+        "interchange": "item.ic_net",
+    }
     for code, pos in sorted(inputs["positions"].items()):
         before = after = 0.0
         for q in ("active_import", "active_export"):
@@ -219,7 +279,9 @@ def build_emergency(inputs: dict[str, Any], req: dict[str, Any], lang: str) -> D
             rows.append([code, t(pos_caption.get(pos, "item.consumption"), lang), before, after])
     affected = [r for r in rows if r[1] == t("item.consumption", lang)]
     if rows:
-        rows.append(["", t("em.consumers", lang), sum(r[2] for r in affected), sum(r[3] for r in affected)])
+        rows.append(
+            ["", t("em.consumers", lang), sum(r[2] for r in affected), sum(r[3] for r in affected)]
+        )
     doc.tables.append(Table("affected", t("table.affected", lang), cols, rows))
     # timeline
     cols = [
@@ -230,33 +292,93 @@ def build_emergency(inputs: dict[str, Any], req: dict[str, Any], lang: str) -> D
         Column("text", t("col.text", lang), "text"),
         Column("severity", t("col.severity", lang), "text"),
     ]
-    timeline = [[datetime.fromisoformat(e["ts"]), "meter/SCADA", e["point"], e["code"], e.get("text"), e.get("severity")] for e in inputs["events"]]
+    timeline = [
+        [
+            datetime.fromisoformat(e["ts"]),
+            "meter/SCADA",
+            e["point"],
+            e["code"],
+            e.get("text"),
+            e.get("severity"),
+        ]
+        for e in inputs["events"]
+    ]
     for tr in [trig, *inputs["related"]]:
-        timeline.append([datetime.fromisoformat(tr["occurred_at"]), t(f"em.source.{tr['source']}", lang), tr.get("point_code"), tr.get("code"), tr.get("message"), tr.get("severity")])
+        timeline.append(
+            [
+                datetime.fromisoformat(tr["occurred_at"]),
+                t(f"em.source.{tr['source']}", lang),
+                tr.get("point_code"),
+                tr.get("code"),
+                tr.get("message"),
+                tr.get("severity"),
+            ]
+        )
     for a in inputs.get("alarms") or []:
         ts = _time(_first(a, "raised_at", "time", "ts"))
         if ts:
-            timeline.append([ts, "monitoring", _first(a, "point_code", "point"), _first(a, "kind", "rule_kind", "type"), _first(a, "message", "title"), a.get("severity")])
+            timeline.append(
+                [
+                    ts,
+                    "monitoring",
+                    _first(a, "point_code", "point"),
+                    _first(a, "kind", "rule_kind", "type"),
+                    _first(a, "message", "title"),
+                    a.get("severity"),
+                ]
+            )
     timeline.sort(key=lambda r: r[0])
     doc.tables.append(Table("timeline", t("table.timeline", lang), cols, timeline))
     rd = inputs.get("readings") or {}
     if rd.get("items"):
-        cols = [Column("time", t("col.time", lang), "datetime"), Column("value", f"{t('col.value', lang)} ({rd['quantity']})")]
+        cols = [
+            Column("time", t("col.time", lang), "datetime"),
+            Column("value", f"{t('col.value', lang)} ({rd['quantity']})"),
+        ]
         rows = [[datetime.fromisoformat(i["ts"]), i["value"]] for i in rd["items"]]
         doc.tables.append(Table("readings", t("table.readings_around", lang), cols, rows))
-        doc.charts.append(Chart("readings", t("chart.readings_around", lang), "line", [local(int(r[0].timestamp())).strftime("%H:%M") for r in rows],
-                                [(rd["quantity"], [r[1] for r in rows])]))
+        doc.charts.append(
+            Chart(
+                "readings",
+                t("chart.readings_around", lang),
+                "line",
+                [local(int(r[0].timestamp())).strftime("%H:%M") for r in rows],
+                [(rd["quantity"], [r[1] for r in rows])],
+            )
+        )
     state = inputs.get("alarm_state")
-    cols = [Column("item", t("meta.caption", lang), "text"), Column("value", t("meta.value", lang), "text")]
+    cols = [
+        Column("item", t("meta.caption", lang), "text"),
+        Column("value", t("meta.value", lang), "text"),
+    ]
     rows = []
     if trig["source"] == "alarm":
-        rows.append([t("em.alarm_state", lang), str(_first(state, "state", "status") or "—") if state else t("note.alarm_state_unknown", lang)])
+        rows.append(
+            [
+                t("em.alarm_state", lang),
+                str(_first(state, "state", "status") or "—")
+                if state
+                else t("note.alarm_state_unknown", lang),
+            ]
+        )
     last = rd.get("last")
     if last:
         rows.append([t("em.last_reading", lang), f"{last['value']} ({rd['quantity']})"])
-        rows.append([t("em.last_reading_at", lang), local(int(datetime.fromisoformat(last["ts"]).timestamp())).strftime("%Y-%m-%d %H:%M")])
+        rows.append(
+            [
+                t("em.last_reading_at", lang),
+                local(int(datetime.fromisoformat(last["ts"]).timestamp())).strftime(
+                    "%Y-%m-%d %H:%M"
+                ),
+            ]
+        )
     doc.tables.append(Table("current_state", t("table.current_state", lang), cols, rows))
     doc.notes.append(t("note.emergency_auto", lang))
-    doc.summary = {"trigger": trig["key"], "facility_id": trig.get("facility_id"), "occurred_at": trig["occurred_at"],
-                   "affected_load_before_mw": sum(r[2] for r in affected) if affected else 0.0, "events": len(inputs["events"])}
+    doc.summary = {
+        "trigger": trig["key"],
+        "facility_id": trig.get("facility_id"),
+        "occurred_at": trig["occurred_at"],
+        "affected_load_before_mw": sum(r[2] for r in affected) if affected else 0.0,
+        "events": len(inputs["events"]),
+    }
     return doc

@@ -75,7 +75,9 @@ class Data:
     def stamps(self) -> list[int]:
         return sorted({ts for s in self.series.values() for ts in s})
 
-    def total(self, q: str, pos: str, part: str | None = None, stamps: set[int] | None = None) -> float:
+    def total(
+        self, q: str, pos: str, part: str | None = None, stamps: set[int] | None = None
+    ) -> float:
         out = 0.0
         for (qq, pp, pa), s in self.series.items():
             if qq == q and pp == pos and (part is None or pa == part):
@@ -100,7 +102,9 @@ class Data:
         return n, v
 
 
-def electricity(data: Data, part: str | None = None, stamps: set[int] | None = None) -> dict[str, float]:
+def electricity(
+    data: Data, part: str | None = None, stamps: set[int] | None = None
+) -> dict[str, float]:
     """The balance items (MWh) of a part (or the whole scope) over the given buckets."""
 
     def tot(q: str, pos: str) -> float:
@@ -185,10 +189,12 @@ async def gather_energy(src: Sources, scope: Scope, period: Period, kind: str) -
         jobs["daily"] = fetch(src, scope, d.points, quantities, period, "1d", breakdown=True)
     results = dict(zip(jobs, await asyncio.gather(*jobs.values()), strict=True))
     start, end = window(period.start, period.end)
-    rollups = await asyncio.gather(*(src.historian.series(scope.node, q, start, end, "1d") for q in quantities))
+    rollups = await asyncio.gather(
+        *(src.historian.series(scope.node, q, start, end, "1d") for q in quantities)
+    )
     parts = sorted({k.split("|", 2)[2] for k in results.get("daily", results["hourly"])} - {""})
     forecast = {}
-    for q, pos in (("active_import", "consumption"), ("heat_energy", "consumption")):
+    for q in ("active_import", "heat_energy"):
         if q in quantities:
             f = await src.forecasts.hourly(*_forecast_level(scope), q, start, end)
             forecast[q] = sorted(f.items()) if f else None
@@ -201,12 +207,25 @@ async def gather_energy(src: Sources, scope: Scope, period: Period, kind: str) -
             "last_year": [last.start.isoformat(), last.end.isoformat()],
         },
         "series": results,
-        "rollup": {q: sum(c[0] for c in s.values()) for q, s in zip(quantities, rollups, strict=True)},
+        "rollup": {
+            q: sum(c[0] for c in s.values()) for q, s in zip(quantities, rollups, strict=True)
+        },
         "quantities": list(quantities),
         "forecast": forecast,
         "directory": {
             "facilities": {
-                fid: {k: f.get(k) for k in ("name_ru", "name_kk", "type", "region_kato", "subject_bin", "installed_electric_mw", "installed_heat_gcal_h")}
+                fid: {
+                    k: f.get(k)
+                    for k in (
+                        "name_ru",
+                        "name_kk",
+                        "type",
+                        "region_kato",
+                        "subject_bin",
+                        "installed_electric_mw",
+                        "installed_heat_gcal_h",
+                    )
+                }
                 for fid, f in d.facilities.items()
                 if fid in parts or scope.breakdown != "facility"
             }
@@ -217,12 +236,27 @@ async def gather_energy(src: Sources, scope: Scope, period: Period, kind: str) -
 
 
 def _forecast_level(scope: Scope) -> tuple[str, str]:
-    return {"country": ("country", "KZ"), "region": ("regions", scope.key), "subject": ("subjects", scope.key), "facility": ("facilities", scope.key)}[scope.type]
+    return {
+        "country": ("country", "KZ"),
+        "region": ("regions", scope.key),
+        "subject": ("subjects", scope.key),
+        "facility": ("facilities", scope.key),
+    }[scope.type]
 
 
 # --- building ------------------------------------------------------------------------------------
 
-ELECTRICITY_ITEMS = ("generation", "own_needs", "net_supply", "ic_in", "ic_out", "ic_net", "consumption", "losses", "losses_pct")
+ELECTRICITY_ITEMS = (
+    "generation",
+    "own_needs",
+    "net_supply",
+    "ic_in",
+    "ic_out",
+    "ic_net",
+    "consumption",
+    "losses",
+    "losses_pct",
+)
 HEAT_ITEMS = ("heat_supply", "heat_own", "heat_consumption", "heat_losses", "losses_pct")
 
 
@@ -237,7 +271,11 @@ def _meta(inputs: dict[str, Any], req: dict[str, Any], lang: str) -> list[tuple[
         ("period", t("meta.period", lang), label),
         ("time_zone", t("meta.time_zone", lang), t("meta.time_zone_value", lang)),
         ("report_id", t("meta.report_id", lang), req.get("id")),
-        ("generated_at", t("meta.generated_at", lang), datetime.fromisoformat(req["generated_at"]) if req.get("generated_at") else None),
+        (
+            "generated_at",
+            t("meta.generated_at", lang),
+            datetime.fromisoformat(req["generated_at"]) if req.get("generated_at") else None,
+        ),
         ("inputs_sha256", t("meta.inputs", lang), req.get("inputs_sha256")),
     ]
 
@@ -283,7 +321,9 @@ def _comparison_table(
     return Table("balance", t("table.balance", lang), cols, rows)
 
 
-def _extremes(lang: str, series: dict[str, dict[int, float]], unit: str, captions: dict[str, str]) -> Table:
+def _extremes(
+    lang: str, series: dict[str, dict[int, float]], unit: str, captions: dict[str, str]
+) -> Table:
     cols = [
         Column("item", t("col.item", lang), "text"),
         Column("key", "key", "text"),
@@ -303,7 +343,9 @@ def _extremes(lang: str, series: dict[str, dict[int, float]], unit: str, caption
     return Table("extremes", t("table.extremes", lang), cols, rows)
 
 
-def _reconciliation(lang: str, data: Data, rollup: dict[str, float], factor: float, unit: str) -> tuple[Table, bool]:
+def _reconciliation(
+    lang: str, data: Data, rollup: dict[str, float], factor: float, unit: str
+) -> tuple[Table, bool]:
     cols = [
         Column("quantity", t("col.quantity", lang), "text"),
         Column("parts_sum", t("col.parts_sum", lang), unit=unit),
@@ -317,19 +359,61 @@ def _reconciliation(lang: str, data: Data, rollup: dict[str, float], factor: flo
         diff = parts - h
         ok = ok and abs(diff) <= max(1e-6, abs(h) * 1e-9)
         rows.append([q, parts, h, diff])
-    return Table("reconciliation", t("table.reconciliation", lang), cols, rows, note=t("note.reconciled" if ok else "note.not_reconciled", lang)), ok
+    return Table(
+        "reconciliation",
+        t("table.reconciliation", lang),
+        cols,
+        rows,
+        note=t("note.reconciled" if ok else "note.not_reconciled", lang),
+    ), ok
 
 
-def _breakdown_table(lang: str, scope_breakdown: str, inputs: dict[str, Any], data: Data, items: tuple[str, ...], fn: Any, unit: str) -> Table:
-    key_caption = {"region": "col.kato", "subject": "col.bin", "facility": "col.facility", "point": "col.point"}[scope_breakdown]
-    name_caption = {"region": "col.region", "subject": "col.subject", "facility": "col.facility", "point": "col.point"}[scope_breakdown]
-    cols = [Column("id", t(key_caption, lang), "text"), Column("name", t(name_caption, lang), "text")]
-    cols += [Column(it, t(f"item.{it}", lang), "percent" if it == "losses_pct" else "number", None if it == "losses_pct" else unit) for it in items]
+def _breakdown_table(
+    lang: str,
+    scope_breakdown: str,
+    inputs: dict[str, Any],
+    data: Data,
+    items: tuple[str, ...],
+    fn: Any,
+    unit: str,
+) -> Table:
+    key_caption = {
+        "region": "col.kato",
+        "subject": "col.bin",
+        "facility": "col.facility",
+        "point": "col.point",
+    }[scope_breakdown]
+    name_caption = {
+        "region": "col.region",
+        "subject": "col.subject",
+        "facility": "col.facility",
+        "point": "col.point",
+    }[scope_breakdown]
+    cols = [
+        Column("id", t(key_caption, lang), "text"),
+        Column("name", t(name_caption, lang), "text"),
+    ]
+    cols += [
+        Column(
+            it,
+            t(f"item.{it}", lang),
+            "percent" if it == "losses_pct" else "number",
+            None if it == "losses_pct" else unit,
+        )
+        for it in items
+    ]
     rows = []
     for part in data.parts():
         v = fn(data, part)
         rows.append([part, inputs["names"].get(part, {}).get(lang, part), *(v[it] for it in items)])
-    rows.sort(key=lambda r: -(r[2 + items.index("consumption" if "consumption" in items else "heat_consumption")] or 0))
+    rows.sort(
+        key=lambda r: (
+            -(
+                r[2 + items.index("consumption" if "consumption" in items else "heat_consumption")]
+                or 0
+            )
+        )
+    )
     total = fn(data)
     rows.append(["", t("col.total", lang), *(total[it] for it in items)])
     return Table(f"by_{scope_breakdown}", t(f"table.breakdown.{scope_breakdown}", lang), cols, rows)
@@ -366,17 +450,34 @@ def build_energy(inputs: dict[str, Any], req: dict[str, Any], lang: str) -> Docu
         meta=_meta(inputs, req, lang),
     )
     doc.tables.append(
-        _comparison_table(lang, items, now, fn(prev), fn(last), {fkey: fsum / factor if fsum is not None else None}, unit)
+        _comparison_table(
+            lang,
+            items,
+            now,
+            fn(prev),
+            fn(last),
+            {fkey: fsum / factor if fsum is not None else None},
+            unit,
+        )
     )
-    period = Period(date.fromisoformat(inputs["periods"]["current"][0]), date.fromisoformat(inputs["periods"]["current"][1]))
+    period = Period(
+        date.fromisoformat(inputs["periods"]["current"][0]),
+        date.fromisoformat(inputs["periods"]["current"][1]),
+    )
     hours = hours_of(period)
     # hourly profile
     hourly_cols = [Column("hour", t("col.hour", lang), "datetime")]
-    show = ("heat_supply", "heat_consumption", "heat_losses") if is_heat else ("generation", "own_needs", "consumption", "ic_net", "losses")
+    show = (
+        ("heat_supply", "heat_consumption", "heat_losses")
+        if is_heat
+        else ("generation", "own_needs", "consumption", "ic_net", "losses")
+    )
     hourly_cols += [Column(it, t(f"item.{it}", lang), unit=unit) for it in show]
     forecast = dict((int(ts), v) for ts, v in ((inputs.get("forecast") or {}).get(fq) or []))
     if forecast:
-        hourly_cols.append(Column("forecast", t("col.forecast", lang) + " · " + t(f"item.{fkey}", lang), unit=unit))
+        hourly_cols.append(
+            Column("forecast", t("col.forecast", lang) + " · " + t(f"item.{fkey}", lang), unit=unit)
+        )
     rows, curves = [], defaultdict(dict)
     for h in hours:
         v = fn(data, None, {h})
@@ -387,7 +488,9 @@ def build_energy(inputs: dict[str, Any], req: dict[str, Any], lang: str) -> Docu
         for it in show:
             curves[it][h] = v[it]
     doc.tables.append(Table("hourly", t("table.hourly", lang), hourly_cols, rows))
-    ext_items = ("heat_supply", "heat_consumption") if is_heat else ("generation", "consumption", "ic_net")
+    ext_items = (
+        ("heat_supply", "heat_consumption") if is_heat else ("generation", "consumption", "ic_net")
+    )
     has = set(data.stamps())
     doc.tables.append(
         _extremes(
@@ -402,17 +505,43 @@ def build_energy(inputs: dict[str, Any], req: dict[str, Any], lang: str) -> Docu
     doc.tables.append(recon)
     if req.get("recommendations") is not None:
         doc.tables.append(recommendation_table(lang, req["recommendations"]))
-    labels = [local(h).strftime("%H:%M") if period.days == 1 else local(h).strftime("%m-%d %H") for h in hours]
+    labels = [
+        local(h).strftime("%H:%M") if period.days == 1 else local(h).strftime("%m-%d %H")
+        for h in hours
+    ]
     chart_items = ("heat_supply", "heat_consumption") if is_heat else ("generation", "consumption")
-    series = [(t(f"item.{it}", lang), [curves[it].get(h) if h in has else None for h in hours]) for it in chart_items]
+    series = [
+        (t(f"item.{it}", lang), [curves[it].get(h) if h in has else None for h in hours])
+        for it in chart_items
+    ]
     if forecast:
-        series.append((t("col.forecast", lang), [forecast[h] / factor if h in forecast else None for h in hours]))
-    doc.charts.append(Chart("hourly", t("chart.heat_hourly" if is_heat else "chart.hourly", lang), "line", labels, series, unit))
+        series.append(
+            (
+                t("col.forecast", lang),
+                [forecast[h] / factor if h in forecast else None for h in hours],
+            )
+        )
+    doc.charts.append(
+        Chart(
+            "hourly",
+            t("chart.heat_hourly" if is_heat else "chart.hourly", lang),
+            "line",
+            labels,
+            series,
+            unit,
+        )
+    )
     bd = doc.tables[3]
     top = bd.rows[:-1][:15]
     doc.charts.append(
-        Chart("breakdown", f"{t('chart.breakdown', lang)}: {bd.caption}", "bar", [str(r[1])[:24] for r in top],
-              [(t(f"item.{fkey}", lang), [r[2 + items.index(fkey)] for r in top])], unit)
+        Chart(
+            "breakdown",
+            f"{t('chart.breakdown', lang)}: {bd.caption}",
+            "bar",
+            [str(r[1])[:24] for r in top],
+            [(t(f"item.{fkey}", lang), [r[2 + items.index(fkey)] for r in top])],
+            unit,
+        )
     )
     doc.notes.append(t("note.heat_losses" if is_heat else "note.losses", lang))
     doc.notes.append(t("note.forecast" if fsum is not None else "note.no_forecast", lang))
@@ -443,13 +572,21 @@ def build_monthly(inputs: dict[str, Any], req: dict[str, Any], lang: str) -> Doc
     )
     fsum = _forecast_sum(inputs, "active_import")
     table = _comparison_table(
-        lang, ELECTRICITY_ITEMS, electricity(data_d), electricity(prev), electricity(last),
-        {"consumption": fsum / 1000 if fsum is not None else None}, mwh,
+        lang,
+        ELECTRICITY_ITEMS,
+        electricity(data_d),
+        electricity(prev),
+        electricity(last),
+        {"consumption": fsum / 1000 if fsum is not None else None},
+        mwh,
     )
     heat_table = _comparison_table(lang, HEAT_ITEMS, heat(data_d), heat(prev), heat(last), {}, gcal)
     table.rows += heat_table.rows
     doc.tables.append(table)
-    period = Period(date.fromisoformat(inputs["periods"]["current"][0]), date.fromisoformat(inputs["periods"]["current"][1]))
+    period = Period(
+        date.fromisoformat(inputs["periods"]["current"][0]),
+        date.fromisoformat(inputs["periods"]["current"][1]),
+    )
     # by day, with each day's peak hour
     hourly_cons = {h: electricity(data_h, None, {h})["consumption"] for h in data_h.stamps()}
     by_day_hours: dict[date, list[int]] = defaultdict(list)
@@ -464,7 +601,11 @@ def build_monthly(inputs: dict[str, Any], req: dict[str, Any], lang: str) -> Doc
         Column("losses", t("item.losses", lang), unit=mwh),
         Column("heat_supply", t("item.heat_supply", lang), unit=gcal),
         Column("heat_consumption", t("item.heat_consumption", lang), unit=gcal),
-        Column("peak_load", t("col.peak_hour_load", lang) + " · " + t("item.consumption", lang), unit=t("unit.mw", lang)),
+        Column(
+            "peak_load",
+            t("col.peak_hour_load", lang) + " · " + t("item.consumption", lang),
+            unit=t("unit.mw", lang),
+        ),
         Column("peak_at", t("col.max_at", lang), "datetime"),
     ]
     rows = []
@@ -474,15 +615,29 @@ def build_monthly(inputs: dict[str, Any], req: dict[str, Any], lang: str) -> Doc
         e, h = electricity(data_d, None, stamps), heat(data_d, None, stamps)
         hs = [x for x in by_day_hours[day] if x in hourly_cons]
         peak = max(hs, key=lambda x: hourly_cons[x]) if hs else None
-        rows.append([day, e["generation"], e["own_needs"], e["consumption"], e["ic_net"], e["losses"], h["heat_supply"],
-                     h["heat_consumption"], hourly_cons[peak] if peak else None, local(peak) if peak else None])
+        rows.append(
+            [
+                day,
+                e["generation"],
+                e["own_needs"],
+                e["consumption"],
+                e["ic_net"],
+                e["losses"],
+                h["heat_supply"],
+                h["heat_consumption"],
+                hourly_cons[peak] if peak else None,
+                local(peak) if peak else None,
+            ]
+        )
         ts = next(iter(stamps))
         if any(ts in s for s in data_d.series.values()):
             daily["consumption"][ts] = e["consumption"]
             daily["generation"][ts] = e["generation"]
             daily["heat_consumption"][ts] = h["heat_consumption"]
     doc.tables.append(Table("daily", t("table.daily", lang), cols, rows))
-    ext = _extremes(lang, {k: v for k, v in daily.items()}, "", {k: t(f"item.{k}", lang) for k in daily})
+    ext = _extremes(
+        lang, {k: v for k, v in daily.items()}, "", {k: t(f"item.{k}", lang) for k in daily}
+    )
     for r in ext.rows:
         r[3] = r[3].date() if r[3] else None
         r[5] = r[5].date() if r[5] else None
@@ -491,19 +646,37 @@ def build_monthly(inputs: dict[str, Any], req: dict[str, Any], lang: str) -> Doc
     if hourly_cons:
         peak = max(hourly_cons, key=lambda x: hourly_cons[x])
         low = min(hourly_cons, key=lambda x: hourly_cons[x])
-        ext.rows.append([t("col.peak_hour_load", lang) + ", " + t("unit.mw", lang), "peak_hour_consumption", hourly_cons[peak], local(peak),
-                         hourly_cons[low], local(low), sum(hourly_cons.values()) / len(hourly_cons)])
+        ext.rows.append(
+            [
+                t("col.peak_hour_load", lang) + ", " + t("unit.mw", lang),
+                "peak_hour_consumption",
+                hourly_cons[peak],
+                local(peak),
+                hourly_cons[low],
+                local(low),
+                sum(hourly_cons.values()) / len(hourly_cons),
+            ]
+        )
     doc.tables.append(ext)
-    bd = _breakdown_table(lang, req["scope"]["breakdown"], inputs, data_d, ELECTRICITY_ITEMS, electricity, mwh)
+    bd = _breakdown_table(
+        lang, req["scope"]["breakdown"], inputs, data_d, ELECTRICITY_ITEMS, electricity, mwh
+    )
     heat_parts = {p: heat(data_d, p) for p in data_d.parts()}
-    bd.columns += [Column("heat_supply", t("item.heat_supply", lang), unit=gcal), Column("heat_consumption", t("item.heat_consumption", lang), unit=gcal)]
+    bd.columns += [
+        Column("heat_supply", t("item.heat_supply", lang), unit=gcal),
+        Column("heat_consumption", t("item.heat_consumption", lang), unit=gcal),
+    ]
     total_heat = heat(data_d)
     for r in bd.rows:
         hv = heat_parts.get(r[0], total_heat) if r[0] else total_heat
         r += [hv["heat_supply"], hv["heat_consumption"]]
     doc.tables.append(bd)
-    recon_e, ok1 = _reconciliation(lang, data_d, {q: v for q, v in inputs["rollup"].items() if q != "heat_energy"}, 1000.0, mwh)
-    recon_h, ok2 = _reconciliation(lang, data_d, {q: v for q, v in inputs["rollup"].items() if q == "heat_energy"}, 1.0, gcal)
+    recon_e, ok1 = _reconciliation(
+        lang, data_d, {q: v for q, v in inputs["rollup"].items() if q != "heat_energy"}, 1000.0, mwh
+    )
+    recon_h, ok2 = _reconciliation(
+        lang, data_d, {q: v for q, v in inputs["rollup"].items() if q == "heat_energy"}, 1.0, gcal
+    )
     recon_e.rows += recon_h.rows
     ok = ok1 and ok2
     recon_e.note = t("note.reconciled" if ok else "note.not_reconciled", lang)
@@ -511,11 +684,30 @@ def build_monthly(inputs: dict[str, Any], req: dict[str, Any], lang: str) -> Doc
     if req.get("recommendations") is not None:
         doc.tables.append(recommendation_table(lang, req["recommendations"]))
     labels = [r[0].strftime("%m-%d") for r in rows]
-    doc.charts.append(Chart("daily", t("chart.daily", lang), "bar", labels,
-                            [(t("item.generation", lang), [r[1] for r in rows]), (t("item.consumption", lang), [r[3] for r in rows])], mwh))
-    doc.notes += [t("note.losses", lang), t("note.forecast" if fsum is not None else "note.no_forecast", lang)]
+    doc.charts.append(
+        Chart(
+            "daily",
+            t("chart.daily", lang),
+            "bar",
+            labels,
+            [
+                (t("item.generation", lang), [r[1] for r in rows]),
+                (t("item.consumption", lang), [r[3] for r in rows]),
+            ],
+            mwh,
+        )
+    )
+    doc.notes += [
+        t("note.losses", lang),
+        t("note.forecast" if fsum is not None else "note.no_forecast", lang),
+    ]
     now = electricity(data_d)
-    doc.summary = {**now, **{k: v for k, v in heat(data_d).items() if k != "losses_pct"}, "forecast_available": fsum is not None, "reconciled": ok}
+    doc.summary = {
+        **now,
+        **{k: v for k, v in heat(data_d).items() if k != "losses_pct"},
+        "forecast_available": fsum is not None,
+        "reconciled": ok,
+    }
     return doc
 
 
@@ -528,7 +720,19 @@ def recommendation_table(lang: str, recs: list[dict[str, Any]]) -> Table:
         Column("status", t("col.status", lang), "text"),
     ]
     rows = [
-        [r["id"], t(f"rec.{r['kind']}", lang), r.get("target_name") or r["target_id"], r["text"][lang], t(f"recstatus.{r['status']}", lang)]
+        [
+            r["id"],
+            t(f"rec.{r['kind']}", lang),
+            r.get("target_name") or r["target_id"],
+            r["text"][lang],
+            t(f"recstatus.{r['status']}", lang),
+        ]
         for r in recs
     ]
-    return Table("recommendations", t("table.recommendations", lang), cols, rows, note=None if recs else t("note.recommendations_none", lang))
+    return Table(
+        "recommendations",
+        t("table.recommendations", lang),
+        cols,
+        rows,
+        note=None if recs else t("note.recommendations_none", lang),
+    )

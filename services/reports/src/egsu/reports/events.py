@@ -43,7 +43,9 @@ async def _with_heartbeat(d: Delivery, work: Awaitable[Any]) -> Any:
             await beat
 
 
-def job_handler(reports: Reports, queries: Queries, open_data: OpenData) -> Callable[[list[Delivery]], Awaitable[None]]:
+def job_handler(
+    reports: Reports, queries: Queries, open_data: OpenData
+) -> Callable[[list[Delivery]], Awaitable[None]]:
     async def one(d: Delivery) -> None:
         try:
             job = orjson.loads(d.data)
@@ -59,7 +61,12 @@ def job_handler(reports: Reports, queries: Queries, open_data: OpenData) -> Call
                 from datetime import date
 
                 p = job["open_data"]
-                await _with_heartbeat(d, open_data.regenerate(Period(date.fromisoformat(p["from"]), date.fromisoformat(p["to"]))))
+                await _with_heartbeat(
+                    d,
+                    open_data.regenerate(
+                        Period(date.fromisoformat(p["from"]), date.fromisoformat(p["to"]))
+                    ),
+                )
             await d.ack()
         except Exception:  # the job stays queued and comes back after a pause
             log.exception("report job %s failed", job)
@@ -83,7 +90,13 @@ def alarm_handler(reports: Reports) -> Callable[[list[Delivery]], Awaitable[None
                 await d.term()
                 continue
             body = payload.get("data") if isinstance(payload.get("data"), dict) else payload
-            step = str(body.get("state") or body.get("status") or body.get("event") or body.get("action") or "raised").lower()
+            step = str(
+                body.get("state")
+                or body.get("status")
+                or body.get("event")
+                or body.get("action")
+                or "raised"
+            ).lower()
             if step in NOT_RAISED:
                 await d.ack()
                 continue
@@ -103,7 +116,9 @@ def alarm_handler(reports: Reports) -> Callable[[list[Delivery]], Awaitable[None
     return handle
 
 
-def scada_handler(reports: Reports, settings: ReportsSettings) -> Callable[[list[Delivery]], Awaitable[None]]:
+def scada_handler(
+    reports: Reports, settings: ReportsSettings
+) -> Callable[[list[Delivery]], Awaitable[None]]:
     severities = {s.lower() for s in settings.reports_scada_severities}
     codes = set(settings.reports_scada_codes)
 
@@ -116,14 +131,21 @@ def scada_handler(reports: Reports, settings: ReportsSettings) -> Callable[[list
                 continue
             points = {p["code"]: p for p in raw.get("points", [])}
             found = [
-                e for e in raw.get("events") or []
-                if (str(e.get("severity") or "").lower() in severities or e.get("code") in codes) and e.get("point") in points
+                e
+                for e in raw.get("events") or []
+                if (str(e.get("severity") or "").lower() in severities or e.get("code") in codes)
+                and e.get("point") in points
             ]
             try:
                 for e in found:
                     from datetime import UTC, datetime
 
-                    ev = {"ts": datetime.fromtimestamp(float(e["ts"]), UTC).isoformat(), "code": e["code"], "text": e.get("text"), "severity": e.get("severity")}
+                    ev = {
+                        "ts": datetime.fromtimestamp(float(e["ts"]), UTC).isoformat(),
+                        "code": e["code"],
+                        "text": e.get("text"),
+                        "severity": e.get("severity"),
+                    }
                     await reports.emergency(trigger_from_event(points[e["point"]], ev))
             except Exception:
                 log.exception("emergency report from a SCADA event failed")
@@ -134,17 +156,42 @@ def scada_handler(reports: Reports, settings: ReportsSettings) -> Callable[[list
     return handle
 
 
-def declare_consumers(bus: Bus, settings: ReportsSettings, reports: Reports, queries: Queries, open_data: OpenData) -> None:
-    bus.consumer(stream="REPORTS_JOBS", durable="reports-jobs", filter_subject=f"{REPORTS_JOBS}.>",
-                 handler=job_handler(reports, queries, open_data), batch=2, ack_wait=120, max_ack_pending=8)
-    bus.consumer(stream="ALARMS", durable="reports-alarms", filter_subject=f"{ALARMS}.critical",
-                 handler=alarm_handler(reports), batch=16, ack_wait=60)
+def declare_consumers(
+    bus: Bus, settings: ReportsSettings, reports: Reports, queries: Queries, open_data: OpenData
+) -> None:
+    bus.consumer(
+        stream="REPORTS_JOBS",
+        durable="reports-jobs",
+        filter_subject=f"{REPORTS_JOBS}.>",
+        handler=job_handler(reports, queries, open_data),
+        batch=2,
+        ack_wait=120,
+        max_ack_pending=8,
+    )
+    bus.consumer(
+        stream="ALARMS",
+        durable="reports-alarms",
+        filter_subject=f"{ALARMS}.critical",
+        handler=alarm_handler(reports),
+        batch=16,
+        ack_wait=60,
+    )
     if settings.reports_scada_direct:
-        bus.consumer(stream="INGEST", durable="reports-scada", filter_subject=f"{INGEST_BATCHES}.>",
-                     handler=scada_handler(reports, settings), batch=16, ack_wait=60)
+        bus.consumer(
+            stream="INGEST",
+            durable="reports-scada",
+            filter_subject=f"{INGEST_BATCHES}.>",
+            handler=scada_handler(reports, settings),
+            batch=16,
+            ack_wait=60,
+        )
 
 
-async def schedule_loop(reports: Reports, settings: ReportsSettings, enqueue_open_data: Callable[[Period, str], Awaitable[bool]]) -> None:
+async def schedule_loop(
+    reports: Reports,
+    settings: ReportsSettings,
+    enqueue_open_data: Callable[[Period, str], Awaitable[bool]],
+) -> None:
     """Issue the regular runs when they fall due (each once, whichever replica gets there first)."""
     while True:
         try:
@@ -153,7 +200,10 @@ async def schedule_loop(reports: Reports, settings: ReportsSettings, enqueue_ope
                 await reports.run_schedule(name, period)
             slot = int(now.timestamp() // (settings.reports_open_data_minutes * 60))
             today = now.astimezone(KZ).date()
-            await enqueue_open_data(Period(today - timedelta(days=settings.reports_open_data_days), today), f"slot-{slot}")
+            await enqueue_open_data(
+                Period(today - timedelta(days=settings.reports_open_data_days), today),
+                f"slot-{slot}",
+            )
         except Exception:  # the next round tries again
             log.exception("schedule round failed")
         await asyncio.sleep(settings.reports_schedule_check_seconds)

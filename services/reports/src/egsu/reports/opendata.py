@@ -45,70 +45,192 @@ REGION_FIELDS = [
     _f("region_kk", "string", "Регион (каз.)", "Өңір (қаз.)", "Region (Kazakh)"),
     _f("region_en", "string", "Регион (англ.)", "Өңір (ағыл.)", "Region (English)"),
 ]
-SUPPRESSED = _f("suppressed", "boolean", "Значение скрыто: менее 3 субъектов или доминирование одного", "Мәні жасырылған: 3 субъектіден аз немесе біреуінің басымдығы", "Value withheld: fewer than 3 subjects or one dominates")
-SUBJECTS = _f("subjects", "integer", "Число субъектов в ячейке (скрыто вместе со значением)", "Ұяшықтағы субъектілер саны (мәнімен бірге жасырылады)", "Subjects in the cell (withheld with the value)")
+SUPPRESSED = _f(
+    "suppressed",
+    "boolean",
+    "Значение скрыто: менее 3 субъектов или доминирование одного",
+    "Мәні жасырылған: 3 субъектіден аз немесе біреуінің басымдығы",
+    "Value withheld: fewer than 3 subjects or one dominates",
+)
+SUBJECTS = _f(
+    "subjects",
+    "integer",
+    "Число субъектов в ячейке (скрыто вместе со значением)",
+    "Ұяшықтағы субъектілер саны (мәнімен бірге жасырылады)",
+    "Subjects in the cell (withheld with the value)",
+)
 
 DATASETS: dict[str, dict[str, Any]] = {
     "electricity_by_region_day": {
-        "title": {"ru": "Производство и потребление электроэнергии по регионам и дням", "kk": "Өңірлер мен күндер бойынша электр энергиясын өндіру және тұтыну", "en": "Electricity generation and consumption by region and day"},
+        "title": {
+            "ru": "Производство и потребление электроэнергии по регионам и дням",
+            "kk": "Өңірлер мен күндер бойынша электр энергиясын өндіру және тұтыну",
+            "en": "Electricity generation and consumption by region and day",
+        },
         "description": {
             "ru": "Суточная выработка и потребление электрической энергии по регионам (КАТО), МВт·ч, по данным коммерческого учёта субъектов.",
             "kk": "Субъектілердің коммерциялық есепке алу деректері бойынша өңірлер (ӘАОЖ) бойынша электр энергиясын тәуліктік өндіру және тұтыну, МВт·сағ.",
             "en": "Daily electricity generation and consumption by region (KATO), MWh, from the subjects' commercial metering.",
         },
         "frequency": {"ru": "ежедневно", "kk": "күн сайын", "en": "daily"},
-        "fields": [_f("date", "date", "Дата (местное время)", "Күні (жергілікті уақыт)", "Date (local time)"), *REGION_FIELDS,
-                   _f("measure", "string", "Показатель: generation | consumption", "Көрсеткіш: generation | consumption", "Measure: generation | consumption"),
-                   _f("value_mwh", "number", "Значение, МВт·ч", "Мәні, МВт·сағ", "Value, MWh"), SUBJECTS, SUPPRESSED],
+        "fields": [
+            _f(
+                "date",
+                "date",
+                "Дата (местное время)",
+                "Күні (жергілікті уақыт)",
+                "Date (local time)",
+            ),
+            *REGION_FIELDS,
+            _f(
+                "measure",
+                "string",
+                "Показатель: generation | consumption",
+                "Көрсеткіш: generation | consumption",
+                "Measure: generation | consumption",
+            ),
+            _f("value_mwh", "number", "Значение, МВт·ч", "Мәні, МВт·сағ", "Value, MWh"),
+            SUBJECTS,
+            SUPPRESSED,
+        ],
     },
     "heat_by_region_day": {
-        "title": {"ru": "Отпуск и потребление тепловой энергии по регионам и дням", "kk": "Өңірлер мен күндер бойынша жылу энергиясын босату және тұтыну", "en": "Heat supply and consumption by region and day"},
+        "title": {
+            "ru": "Отпуск и потребление тепловой энергии по регионам и дням",
+            "kk": "Өңірлер мен күндер бойынша жылу энергиясын босату және тұтыну",
+            "en": "Heat supply and consumption by region and day",
+        },
         "description": {
             "ru": "Суточный отпуск и потребление тепловой энергии по регионам (КАТО), Гкал.",
             "kk": "Өңірлер (ӘАОЖ) бойынша жылу энергиясын тәуліктік босату және тұтыну, Гкал.",
             "en": "Daily heat supplied and consumed by region (KATO), Gcal.",
         },
         "frequency": {"ru": "ежедневно", "kk": "күн сайын", "en": "daily"},
-        "fields": [_f("date", "date", "Дата (местное время)", "Күні (жергілікті уақыт)", "Date (local time)"), *REGION_FIELDS,
-                   _f("measure", "string", "Показатель: supply | consumption", "Көрсеткіш: supply | consumption", "Measure: supply | consumption"),
-                   _f("value_gcal", "number", "Значение, Гкал", "Мәні, Гкал", "Value, Gcal"), SUBJECTS, SUPPRESSED],
+        "fields": [
+            _f(
+                "date",
+                "date",
+                "Дата (местное время)",
+                "Күні (жергілікті уақыт)",
+                "Date (local time)",
+            ),
+            *REGION_FIELDS,
+            _f(
+                "measure",
+                "string",
+                "Показатель: supply | consumption",
+                "Көрсеткіш: supply | consumption",
+                "Measure: supply | consumption",
+            ),
+            _f("value_gcal", "number", "Значение, Гкал", "Мәні, Гкал", "Value, Gcal"),
+            SUBJECTS,
+            SUPPRESSED,
+        ],
     },
     "installed_capacity_by_region_type": {
-        "title": {"ru": "Установленная мощность по регионам и типам объектов", "kk": "Өңірлер және нысан түрлері бойынша белгіленген қуат", "en": "Installed capacity by region and facility type"},
+        "title": {
+            "ru": "Установленная мощность по регионам и типам объектов",
+            "kk": "Өңірлер және нысан түрлері бойынша белгіленген қуат",
+            "en": "Installed capacity by region and facility type",
+        },
         "description": {
             "ru": "Установленная электрическая (МВт) и тепловая (Гкал/ч) мощность действующих объектов по регионам и типам, по данным реестра.",
             "kk": "Тізілім деректері бойынша өңірлер мен түрлер бойынша жұмыс істеп тұрған нысандардың белгіленген электр (МВт) және жылу (Гкал/сағ) қуаты.",
             "en": "Installed electric (MW) and heat (Gcal/h) capacity of active facilities by region and type, from the registry.",
         },
         "frequency": {"ru": "ежедневно", "kk": "күн сайын", "en": "daily"},
-        "fields": [*REGION_FIELDS, _f("facility_type", "string", "Тип объекта", "Нысан түрі", "Facility type"),
-                   _f("facility_type_ru", "string", "Тип объекта (рус.)", "Нысан түрі (орыс.)", "Facility type (Russian)"),
-                   _f("facility_type_kk", "string", "Тип объекта (каз.)", "Нысан түрі (қаз.)", "Facility type (Kazakh)"),
-                   _f("facility_type_en", "string", "Тип объекта (англ.)", "Нысан түрі (ағыл.)", "Facility type (English)"),
-                   _f("electric_mw", "number", "Электрическая мощность, МВт", "Электр қуаты, МВт", "Electric capacity, MW"),
-                   _f("heat_gcal_h", "number", "Тепловая мощность, Гкал/ч", "Жылу қуаты, Гкал/сағ", "Heat capacity, Gcal/h"),
-                   _f("facilities", "integer", "Число объектов", "Нысандар саны", "Facilities"), SUBJECTS, SUPPRESSED],
+        "fields": [
+            *REGION_FIELDS,
+            _f("facility_type", "string", "Тип объекта", "Нысан түрі", "Facility type"),
+            _f(
+                "facility_type_ru",
+                "string",
+                "Тип объекта (рус.)",
+                "Нысан түрі (орыс.)",
+                "Facility type (Russian)",
+            ),
+            _f(
+                "facility_type_kk",
+                "string",
+                "Тип объекта (каз.)",
+                "Нысан түрі (қаз.)",
+                "Facility type (Kazakh)",
+            ),
+            _f(
+                "facility_type_en",
+                "string",
+                "Тип объекта (англ.)",
+                "Нысан түрі (ағыл.)",
+                "Facility type (English)",
+            ),
+            _f(
+                "electric_mw",
+                "number",
+                "Электрическая мощность, МВт",
+                "Электр қуаты, МВт",
+                "Electric capacity, MW",
+            ),
+            _f(
+                "heat_gcal_h",
+                "number",
+                "Тепловая мощность, Гкал/ч",
+                "Жылу қуаты, Гкал/сағ",
+                "Heat capacity, Gcal/h",
+            ),
+            _f("facilities", "integer", "Число объектов", "Нысандар саны", "Facilities"),
+            SUBJECTS,
+            SUPPRESSED,
+        ],
     },
     "data_quality_by_region_day": {
-        "title": {"ru": "Показатели качества данных по регионам и дням", "kk": "Өңірлер мен күндер бойынша деректер сапасының көрсеткіштері", "en": "Data-quality indicators by region and day"},
+        "title": {
+            "ru": "Показатели качества данных по регионам и дням",
+            "kk": "Өңірлер мен күндер бойынша деректер сапасының көрсеткіштері",
+            "en": "Data-quality indicators by region and day",
+        },
         "description": {
             "ru": "Доля достоверных показаний и полнота передачи данных субъектами по регионам, %.",
             "kk": "Өңірлер бойынша сенімді көрсеткіштердің үлесі және субъектілердің деректерді жіберу толықтығы, %.",
             "en": "Share of valid readings and completeness of the subjects' submissions by region, %.",
         },
         "frequency": {"ru": "ежедневно", "kk": "күн сайын", "en": "daily"},
-        "fields": [_f("date", "date", "Дата (местное время)", "Күні (жергілікті уақыт)", "Date (local time)"), *REGION_FIELDS,
-                   _f("readings", "integer", "Число показаний", "Көрсеткіштер саны", "Readings"),
-                   _f("valid_share_pct", "number", "Доля достоверных показаний, %", "Сенімді көрсеткіштер үлесі, %", "Valid readings, %"),
-                   _f("completeness_pct", "number", "Полнота передачи, %", "Жіберу толықтығы, %", "Completeness of submissions, %"),
-                   SUBJECTS, SUPPRESSED],
+        "fields": [
+            _f(
+                "date",
+                "date",
+                "Дата (местное время)",
+                "Күні (жергілікті уақыт)",
+                "Date (local time)",
+            ),
+            *REGION_FIELDS,
+            _f("readings", "integer", "Число показаний", "Көрсеткіштер саны", "Readings"),
+            _f(
+                "valid_share_pct",
+                "number",
+                "Доля достоверных показаний, %",
+                "Сенімді көрсеткіштер үлесі, %",
+                "Valid readings, %",
+            ),
+            _f(
+                "completeness_pct",
+                "number",
+                "Полнота передачи, %",
+                "Жіберу толықтығы, %",
+                "Completeness of submissions, %",
+            ),
+            SUBJECTS,
+            SUPPRESSED,
+        ],
     },
 }
 
 
 def _region(kato: str) -> dict[str, str]:
     r = REGIONS_BY_KATO.get(kato)
-    return {"region_kato": kato, **{f"region_{lang}": (r.name(lang) if r else kato) for lang in LANGUAGES}}
+    return {
+        "region_kato": kato,
+        **{f"region_{lang}": (r.name(lang) if r else kato) for lang in LANGUAGES},
+    }
 
 
 class Suppressor:
@@ -130,19 +252,25 @@ def _local_date(ts: int) -> date:
     return datetime.fromtimestamp(ts, KZ).date()
 
 
-async def build_energy_rows(src: Sources, period: Period, sup: Suppressor) -> dict[str, list[dict[str, Any]]]:
+async def build_energy_rows(
+    src: Sources, period: Period, sup: Suppressor
+) -> dict[str, list[dict[str, Any]]]:
     d = await src.registry.directory()
     start, end = window(period.start, period.end)
     # contributions per (quantity, position, region, subject, day)
     contrib: dict[tuple[str, str, str, str, date], list[float]] = {}
     for q in ("active_export", "active_import", "heat_energy"):
-        plan = Planner(d.points, q).plan(lambda p: True, lambda p: (p.position, p.region_kato, p.subject_bin))
+        plan = Planner(d.points, q).plan(
+            lambda p: True, lambda p: (p.position, p.region_kato, p.subject_bin)
+        )
         got = await src.historian.collect(plan, q, start, end, "1d")
         for (pos, kato, bin_), s in got.items():  # type: ignore[misc]
             for ts, cell in s.items():
                 contrib[(q, pos, kato, bin_, _local_date(ts))] = cell
 
-    def measure(q_plus: str, q_minus: str | None, pos: str) -> dict[tuple[date, str], dict[str, float]]:
+    def measure(
+        q_plus: str, q_minus: str | None, pos: str
+    ) -> dict[tuple[date, str], dict[str, float]]:
         out: dict[tuple[date, str], dict[str, float]] = defaultdict(dict)
         for (q, p, kato, bin_, day), cell in contrib.items():
             if p != pos or cell[1] <= 0:
@@ -153,7 +281,11 @@ async def build_energy_rows(src: Sources, period: Period, sup: Suppressor) -> di
                 out[(day, kato)][bin_] = out[(day, kato)].get(bin_, 0.0) - cell[0]
         return out
 
-    rows: dict[str, list[dict[str, Any]]] = {"electricity_by_region_day": [], "heat_by_region_day": [], "data_quality_by_region_day": []}
+    rows: dict[str, list[dict[str, Any]]] = {
+        "electricity_by_region_day": [],
+        "heat_by_region_day": [],
+        "data_quality_by_region_day": [],
+    }
     for name, q_plus, q_minus, pos, divisor, field in (
         ("generation", "active_export", "active_import", "generation", 1000.0, "value_mwh"),
         ("consumption", "active_import", "active_export", "consumption", 1000.0, "value_mwh"),
@@ -163,13 +295,24 @@ async def build_energy_rows(src: Sources, period: Period, sup: Suppressor) -> di
         dataset = "heat_by_region_day" if field == "value_gcal" else "electricity_by_region_day"
         for (day, kato), per_subject in sorted(measure(q_plus, q_minus, pos).items()):
             value, n, hidden = sup.cell(per_subject)
-            rows[dataset].append({
-                "key": f"{day.isoformat()}|{kato}|{name}", "day": day,
-                "data": {"date": day.isoformat(), **_region(kato), "measure": name,
-                         field: round(value / divisor, 3) if value is not None else None, "subjects": n, "suppressed": hidden},
-            })
+            rows[dataset].append(
+                {
+                    "key": f"{day.isoformat()}|{kato}|{name}",
+                    "day": day,
+                    "data": {
+                        "date": day.isoformat(),
+                        **_region(kato),
+                        "measure": name,
+                        field: round(value / divisor, 3) if value is not None else None,
+                        "subjects": n,
+                        "suppressed": hidden,
+                    },
+                }
+            )
     # data quality: valid share of readings per region and day, completeness from ingest
-    counts: dict[tuple[date, str], dict[str, list[float]]] = defaultdict(lambda: defaultdict(lambda: [0.0, 0.0]))
+    counts: dict[tuple[date, str], dict[str, list[float]]] = defaultdict(
+        lambda: defaultdict(lambda: [0.0, 0.0])
+    )
     for (_, _, kato, bin_, day), cell in contrib.items():
         acc = counts[(day, kato)][bin_]
         acc[0] += cell[1]
@@ -191,14 +334,27 @@ async def build_energy_rows(src: Sources, period: Period, sup: Suppressor) -> di
         rec = sum(r for _, r in comp.values())
         readings = sum(v[0] for v in per_subject.values())
         valid = sum(v[1] for v in per_subject.values())
-        rows["data_quality_by_region_day"].append({
-            "key": f"{day.isoformat()}|{kato}", "day": day,
-            "data": {"date": day.isoformat(), **_region(kato),
-                     "readings": None if hidden else int(readings),
-                     "valid_share_pct": None if hidden else round(valid / readings * 100, 2) if readings else None,
-                     "completeness_pct": None if hidden or len(comp) < sup.min_subjects or not exp else round(rec / exp * 100, 2),
-                     "subjects": n, "suppressed": hidden},
-        })
+        rows["data_quality_by_region_day"].append(
+            {
+                "key": f"{day.isoformat()}|{kato}",
+                "day": day,
+                "data": {
+                    "date": day.isoformat(),
+                    **_region(kato),
+                    "readings": None if hidden else int(readings),
+                    "valid_share_pct": None
+                    if hidden
+                    else round(valid / readings * 100, 2)
+                    if readings
+                    else None,
+                    "completeness_pct": None
+                    if hidden or len(comp) < sup.min_subjects or not exp
+                    else round(rec / exp * 100, 2),
+                    "subjects": n,
+                    "suppressed": hidden,
+                },
+            }
+        )
     return rows
 
 
@@ -212,27 +368,44 @@ async def build_capacity_rows(src: Sources, sup: Suppressor) -> list[dict[str, A
     for (kato, ftype), fs in sorted(cells.items()):
         per_subject: dict[str, float] = defaultdict(float)
         for f in fs:
-            per_subject[f["subject_bin"]] += (f.get("installed_electric_mw") or 0.0) + (f.get("installed_heat_gcal_h") or 0.0) / 0.86
+            per_subject[f["subject_bin"]] += (f.get("installed_electric_mw") or 0.0) + (
+                f.get("installed_heat_gcal_h") or 0.0
+            ) / 0.86
         _, n, hidden = sup.cell(dict(per_subject))
         if not hidden:
             heat_share = defaultdict(float)
             for f in fs:
                 heat_share[f["subject_bin"]] += f.get("installed_heat_gcal_h") or 0.0
             hidden = sup.cell(dict(heat_share))[2] and sum(heat_share.values()) > 0
-        rows.append({
-            "key": f"{kato}|{ftype}", "day": None,
-            "data": {**_region(kato), "facility_type": ftype, **{f"facility_type_{lang}": t(f"ft.{ftype}", lang) for lang in LANGUAGES},
-                     "electric_mw": None if hidden else round(sum(f.get("installed_electric_mw") or 0.0 for f in fs), 3),
-                     "heat_gcal_h": None if hidden else round(sum(f.get("installed_heat_gcal_h") or 0.0 for f in fs), 3),
-                     "facilities": None if hidden else len(fs), "subjects": None if hidden else n, "suppressed": hidden},
-        })
+        rows.append(
+            {
+                "key": f"{kato}|{ftype}",
+                "day": None,
+                "data": {
+                    **_region(kato),
+                    "facility_type": ftype,
+                    **{f"facility_type_{lang}": t(f"ft.{ftype}", lang) for lang in LANGUAGES},
+                    "electric_mw": None
+                    if hidden
+                    else round(sum(f.get("installed_electric_mw") or 0.0 for f in fs), 3),
+                    "heat_gcal_h": None
+                    if hidden
+                    else round(sum(f.get("installed_heat_gcal_h") or 0.0 for f in fs), 3),
+                    "facilities": None if hidden else len(fs),
+                    "subjects": None if hidden else n,
+                    "suppressed": hidden,
+                },
+            }
+        )
     return rows
 
 
 # --- serving -------------------------------------------------------------------------------------
 
 
-def meta(name: str, entry: dict[str, Any] | None, min_subjects: int, dominance: float) -> dict[str, Any]:
+def meta(
+    name: str, entry: dict[str, Any] | None, min_subjects: int, dominance: float
+) -> dict[str, Any]:
     spec = DATASETS[name]
     rule = {
         "ru": f"Значение ячейки скрывается, если за ней стоит менее {min_subjects} субъектов или один субъект даёт {dominance:.0%} и более; итоги не публикуются, чтобы скрытое значение нельзя было вычислить.",
@@ -253,8 +426,12 @@ def meta(name: str, entry: dict[str, Any] | None, min_subjects: int, dominance: 
         "suppression": {"min_subjects": min_subjects, "dominance_share": dominance, "rule": rule},
         "rows": entry["rows"] if entry else 0,
         "suppressed_rows": entry["suppressed"] if entry else 0,
-        "coverage": {"from": entry["coverage_from"].isoformat() if entry and entry["coverage_from"] else None,
-                     "to": entry["coverage_to"].isoformat() if entry and entry["coverage_to"] else None},
+        "coverage": {
+            "from": entry["coverage_from"].isoformat()
+            if entry and entry["coverage_from"]
+            else None,
+            "to": entry["coverage_to"].isoformat() if entry and entry["coverage_to"] else None,
+        },
         "source": all_languages("meta.system"),
     }
 
@@ -263,14 +440,19 @@ def _bad(field: str, msg: str) -> Unprocessable:
     return Unprocessable(f"{field}: {msg}", errors=[FieldError(field, "invalid", msg)])
 
 
-def parse_source(raw: str | None) -> tuple[int | None, int | None, list[tuple[str, str, Any]], list[tuple[str, bool]]]:
+def parse_source(
+    raw: str | None,
+) -> tuple[int | None, int | None, list[tuple[str, str, Any]], list[tuple[str, bool]]]:
     """data.egov.kz's ``source`` (a subset of Elasticsearch's query DSL): from, size, match/term/range, sort."""
     if not raw:
         return None, None, [], []
     try:
         src = json.loads(raw)
     except ValueError:
-        raise _bad("source", "not JSON; e.g. {\"from\":0,\"size\":100,\"query\":{\"bool\":{\"must\":[{\"match\":{\"region_kato\":\"550000000\"}}]}}}") from None
+        raise _bad(
+            "source",
+            'not JSON; e.g. {"from":0,"size":100,"query":{"bool":{"must":[{"match":{"region_kato":"550000000"}}]}}}',
+        ) from None
     if not isinstance(src, dict):
         raise _bad("source", "must be a JSON object")
     conds: list[tuple[str, str, Any]] = []
@@ -278,10 +460,12 @@ def parse_source(raw: str | None) -> tuple[int | None, int | None, list[tuple[st
     def clause(c: Any) -> None:
         if not isinstance(c, dict) or len(c) != 1:
             raise _bad("source", "each clause is one of match, term, range")
-        (op, body), = c.items()
+        ((op, body),) = c.items()
         if op in ("match", "term", "match_phrase") and isinstance(body, dict):
             for f, v in body.items():
-                conds.append((f, "eq", v.get("query", v.get("value")) if isinstance(v, dict) else v))
+                conds.append(
+                    (f, "eq", v.get("query", v.get("value")) if isinstance(v, dict) else v)
+                )
         elif op == "range" and isinstance(body, dict):
             for f, r in body.items():
                 if not isinstance(r, dict):
@@ -333,7 +517,12 @@ def _match(row: dict[str, Any], field: str, op: str, value: Any) -> bool:
 
 
 def select_rows(
-    name: str, rows: list[dict[str, Any]], params: dict[str, str], source: str | None, page: int | None, count: int | None
+    name: str,
+    rows: list[dict[str, Any]],
+    params: dict[str, str],
+    source: str | None,
+    page: int | None,
+    count: int | None,
 ) -> tuple[list[dict[str, Any]], int]:
     fields = {f["name"] for f in DATASETS[name]["fields"]}
     frm, size, conds, sort = parse_source(source)
@@ -351,7 +540,9 @@ def select_rows(
     for f, desc in reversed(sort):
         if f not in fields:
             raise _bad("source", f"cannot sort by {f!r}")
-        out.sort(key=lambda r: (r.get(f) is None, r.get(f) if r.get(f) is not None else 0), reverse=desc)
+        out.sort(
+            key=lambda r: (r.get(f) is None, r.get(f) if r.get(f) is not None else 0), reverse=desc
+        )
     total = len(out)
     if page is not None or count is not None:
         c = count or 100
@@ -367,7 +558,14 @@ def to_csv(name: str, rows: list[dict[str, Any]]) -> bytes:
     w = csv.writer(buf, lineterminator="\r\n")
     w.writerow(cols)
     for r in rows:
-        w.writerow(["" if r.get(c) is None else ("true" if r.get(c) is True else "false" if r.get(c) is False else r.get(c)) for c in cols])
+        w.writerow(
+            [
+                ""
+                if r.get(c) is None
+                else ("true" if r.get(c) is True else "false" if r.get(c) is False else r.get(c))
+                for c in cols
+            ]
+        )
     return ("\ufeff" + buf.getvalue()).encode()
 
 

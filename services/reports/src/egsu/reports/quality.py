@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from datetime import datetime
 from typing import Any
 
 from egsu.reports.context import Period, Scope, Sources, scope_name
@@ -27,7 +26,9 @@ async def gather_quality(src: Sources, scope: Scope, period: Period) -> dict[str
     compliance = await src.ingest.compliance(period.start, period.end, scope.subject_bin)
     compliance = [c for c in compliance if c["subject_bin"] in subjects]
     receipts = await src.ingest.receipts(start, end, scope.subject_bin)
-    per_subject: dict[str, dict[str, float]] = defaultdict(lambda: {"batches": 0, "accepted": 0, "rejected": 0})
+    per_subject: dict[str, dict[str, float]] = defaultdict(
+        lambda: {"batches": 0, "accepted": 0, "rejected": 0}
+    )
     for r in receipts:
         if r["subject_bin"] in subjects:
             s = per_subject[r["subject_bin"]]
@@ -79,9 +80,29 @@ def build_quality(inputs: dict[str, Any], req: dict[str, Any], lang: str) -> Doc
     rows = []
     for c in sorted(inputs["compliance"], key=lambda c: c["completeness"]):
         b = c["subject_bin"]
-        rows.append([b, names.get(b, {}).get(lang, b), c["points"], c["expected"], c["received"], c["missing"], c["late"],
-                     c["completeness"] * 100, c["late_share"] * 100, t(f"status.{c['status']}", lang)])
-    doc.tables.append(Table("compliance", t("table.compliance", lang), cols, rows, note=t("note.compliance_scope", lang)))
+        rows.append(
+            [
+                b,
+                names.get(b, {}).get(lang, b),
+                c["points"],
+                c["expected"],
+                c["received"],
+                c["missing"],
+                c["late"],
+                c["completeness"] * 100,
+                c["late_share"] * 100,
+                t(f"status.{c['status']}", lang),
+            ]
+        )
+    doc.tables.append(
+        Table(
+            "compliance",
+            t("table.compliance", lang),
+            cols,
+            rows,
+            note=t("note.compliance_scope", lang),
+        )
+    )
     cols = [
         Column("subject_bin", t("col.bin", lang), "text"),
         Column("name", t("col.subject", lang), "text"),
@@ -89,31 +110,52 @@ def build_quality(inputs: dict[str, Any], req: dict[str, Any], lang: str) -> Doc
         Column("accepted", t("col.accepted", lang), "int"),
         Column("rejected", t("col.rejected", lang), "int"),
     ]
-    rows = [[b, names.get(b, {}).get(lang, b), int(r["batches"]), int(r["accepted"]), int(r["rejected"])]
-            for b, r in sorted(inputs["receipts"].items())]
+    rows = [
+        [
+            b,
+            names.get(b, {}).get(lang, b),
+            int(r["batches"]),
+            int(r["accepted"]),
+            int(r["rejected"]),
+        ]
+        for b, r in sorted(inputs["receipts"].items())
+    ]
     doc.tables.append(Table("receipts", t("table.receipts", lang), cols, rows))
     cols = [
-        Column("key", t("col.facility" if req["scope"]["type"] == "facility" else "col.bin", lang), "text"),
+        Column(
+            "key",
+            t("col.facility" if req["scope"]["type"] == "facility" else "col.bin", lang),
+            "text",
+        ),
         Column("name", t("col.subject", lang), "text"),
         Column("readings", t("col.readings", lang), "int"),
         Column("valid_share_pct", t("col.valid_share", lang), "percent"),
     ]
-    rows = [[k, names.get(k, {}).get(lang, k), int(n), v / n * 100 if n else None] for k, (n, v) in sorted(inputs["validity"].items())]
+    rows = [
+        [k, names.get(k, {}).get(lang, k), int(n), v / n * 100 if n else None]
+        for k, (n, v) in sorted(inputs["validity"].items())
+    ]
     doc.tables.append(Table("validity", t("table.quality", lang), cols, rows))
     comp = sorted(inputs["compliance"], key=lambda c: c["completeness"])[:20]
-    doc.charts.append(Chart("completeness", t("chart.completeness", lang), "bar", [c["subject_bin"] for c in comp],
-                            [(t("col.completeness", lang), [c["completeness"] * 100 for c in comp])], "%"))
+    doc.charts.append(
+        Chart(
+            "completeness",
+            t("chart.completeness", lang),
+            "bar",
+            [c["subject_bin"] for c in comp],
+            [(t("col.completeness", lang), [c["completeness"] * 100 for c in comp])],
+            "%",
+        )
+    )
     total_n = sum(n for n, _ in inputs["validity"].values())
     total_v = sum(v for _, v in inputs["validity"].values())
     doc.summary = {
         "subjects": len(inputs["subjects"]),
-        "late_or_incomplete": [c["subject_bin"] for c in inputs["compliance"] if c["status"] != "ok"],
+        "late_or_incomplete": [
+            c["subject_bin"] for c in inputs["compliance"] if c["status"] != "ok"
+        ],
         "readings": total_n,
         "valid_share": total_v / total_n if total_n else None,
         "batches": sum(r["batches"] for r in inputs["receipts"].values()),
     }
     return doc
-
-
-def generated(req: dict[str, Any]) -> datetime | None:
-    return datetime.fromisoformat(req["generated_at"]) if req.get("generated_at") else None

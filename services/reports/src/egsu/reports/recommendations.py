@@ -63,13 +63,17 @@ def peak_shift(
     peak = max(base.values())
     if peak <= 0:
         return []
-    peak_hours = sorted((h for h, v in base.items() if v >= PEAK_BAND * peak), key=lambda h: -base[h])[:4]
+    peak_hours = sorted(
+        (h for h, v in base.items() if v >= PEAK_BAND * peak), key=lambda h: -base[h]
+    )[:4]
     valley = sorted(base, key=lambda h: base[h])[: max(2, 2 * len(peak_hours))]
     valley = [h for h in valley if h not in peak_hours]
     scale = {h: base[h] / total[h] if total.get(h) else 1.0 for h in base}
     load_at_peak = {c: sum(s.get(h, 0.0) * scale[h] for h in peak_hours) for c, s in parts.items()}
     whole = sum(load_at_peak.values())
-    largest = sorted((c for c in load_at_peak if load_at_peak[c] > 0), key=lambda c: -load_at_peak[c])[:3]
+    largest = sorted(
+        (c for c in load_at_peak if load_at_peak[c] > 0), key=lambda c: -load_at_peak[c]
+    )[:3]
     largest = [c for c in largest if load_at_peak[c] >= 0.05 * whole]
 
     def after(shifters: list[str]) -> float:
@@ -127,15 +131,27 @@ def peak_shift(
                 f"Basis: {'forecast' if basis == 'forecast' else 'actual profile'}."
             ),
         }
-        out.append({"kind": "peak_shift", "target_type": target_type, "target_id": c,
-                    "target_name": name.get("ru", c), "numbers": numbers, "text": text})
+        out.append(
+            {
+                "kind": "peak_shift",
+                "target_type": target_type,
+                "target_id": c,
+                "target_name": name.get("ru", c),
+                "numbers": numbers,
+                "text": text,
+            }
+        )
     return out
 
 
 # --- equipment -----------------------------------------------------------------------------------
 
 METRIC_TEXT = {
-    "load_factor": ("коэффициент использования мощности", "қуатты пайдалану коэффициенті", "load factor"),
+    "load_factor": (
+        "коэффициент использования мощности",
+        "қуатты пайдалану коэффициенті",
+        "load factor",
+    ),
     "own_needs_share": ("доля собственных нужд", "меншікті қажеттіліктер үлесі", "own-needs share"),
     "losses_share": ("доля потерь", "шығындар үлесі", "losses share"),
 }
@@ -158,7 +174,9 @@ ADVICE = {
 }
 
 
-def facility_metrics(data: Data, fid: str, stamps: set[int], installed_mw: float | None, hours: int) -> dict[str, float]:
+def facility_metrics(
+    data: Data, fid: str, stamps: set[int], installed_mw: float | None, hours: int
+) -> dict[str, float]:
     v = electricity(data, fid, stamps)
     out: dict[str, float] = {}
     if v["generation"] > 0:
@@ -188,14 +206,29 @@ async def gather_equipment(src: Sources, scope: Scope, period: Period) -> dict[s
             series[f"{q}|{pos}|{fid}"] = [[ts, *c] for ts, c in sorted(s.items())]
     fids = {k.split("|")[2] for k in series}
     facilities = {
-        fid: {k: d.facilities.get(fid, {}).get(k) for k in ("name_ru", "name_kk", "type", "region_kato", "subject_bin", "installed_electric_mw")}
+        fid: {
+            k: d.facilities.get(fid, {}).get(k)
+            for k in (
+                "name_ru",
+                "name_kk",
+                "type",
+                "region_kato",
+                "subject_bin",
+                "installed_electric_mw",
+            )
+        }
         for fid in fids
     }
     points = defaultdict(list)
     for p in d.points:
         if p.facility_id in fids:
             points[p.facility_id].append(p.code)
-    return {"series": series, "facilities": facilities, "points": dict(points), "history": [hist.start.isoformat(), hist.end.isoformat()]}
+    return {
+        "series": series,
+        "facilities": facilities,
+        "points": dict(points),
+        "history": [hist.start.isoformat(), hist.end.isoformat()],
+    }
 
 
 def equipment_candidates(eq: dict[str, Any], period: Period) -> list[dict[str, Any]]:
@@ -217,11 +250,15 @@ def equipment_candidates(eq: dict[str, Any], period: Period) -> list[dict[str, A
     for fid, f in eq["facilities"].items():
         if not cur & present:
             continue
-        now[fid] = facility_metrics(data, fid, cur, f.get("installed_electric_mw"), 24 * period.days)
+        now[fid] = facility_metrics(
+            data, fid, cur, f.get("installed_electric_mw"), 24 * period.days
+        )
         for d in hist_days:
             s = stamp(d)
             if s in present:
-                for m, v in facility_metrics(data, fid, {s}, f.get("installed_electric_mw"), 24).items():
+                for m, v in facility_metrics(
+                    data, fid, {s}, f.get("installed_electric_mw"), 24
+                ).items():
                     past[fid][m].append(v)
     peers: dict[tuple[str, str], list[float]] = defaultdict(list)
     for fid, ms in now.items():
@@ -240,19 +277,33 @@ def equipment_candidates(eq: dict[str, Any], period: Period) -> list[dict[str, A
                 median = statistics.median(group)
                 mad = statistics.median(abs(x - median) for x in group) * 1.4826
                 z = (v - median) / mad if mad > 1e-12 else None
-            bad_hist = dev_hist is not None and (dev_hist > HISTORY_CHANGE if m != "load_factor" else abs(dev_hist) > HISTORY_CHANGE)
+            bad_hist = dev_hist is not None and (
+                dev_hist > HISTORY_CHANGE if m != "load_factor" else abs(dev_hist) > HISTORY_CHANGE
+            )
             bad_peer = z is not None and (z > PEER_Z if m != "load_factor" else abs(z) > PEER_Z)
             if bad_hist or bad_peer:
                 n, valid = data.counts(fid)
-                out.append({
-                    "facility_id": fid, "metric": m, "value": v, "history_mean": hist_mean, "history_days": len(hist),
-                    "history_change": dev_hist, "peer_median": median, "peers": len(group), "peer_z": z,
-                    "readings": n, "valid_share": valid / n if n else None,
-                })
+                out.append(
+                    {
+                        "facility_id": fid,
+                        "metric": m,
+                        "value": v,
+                        "history_mean": hist_mean,
+                        "history_days": len(hist),
+                        "history_change": dev_hist,
+                        "peer_median": median,
+                        "peers": len(group),
+                        "peer_z": z,
+                        "readings": n,
+                        "valid_share": valid / n if n else None,
+                    }
+                )
     return out
 
 
-async def gather_causes(src: Sources, eq: dict[str, Any], candidates: list[dict[str, Any]], period: Period) -> dict[str, Any]:
+async def gather_causes(
+    src: Sources, eq: dict[str, Any], candidates: list[dict[str, Any]], period: Period
+) -> dict[str, Any]:
     """Meter events and alarms of the deviating facilities over the period."""
     start, end = window(period.start, period.end)
     causes: dict[str, Any] = {}
@@ -264,14 +315,23 @@ async def gather_causes(src: Sources, eq: dict[str, Any], candidates: list[dict[
         alarms = await src.alarms.of_facility(fid, start, end)
         causes[fid] = {
             "events": dict(counter.most_common(5)),
-            "alarms": dict(Counter(str(a.get("kind") or a.get("rule_kind") or a.get("type") or "alarm") for a in alarms).most_common(5)) if alarms is not None else None,
+            "alarms": dict(
+                Counter(
+                    str(a.get("kind") or a.get("rule_kind") or a.get("type") or "alarm")
+                    for a in alarms
+                ).most_common(5)
+            )
+            if alarms is not None
+            else None,
         }
 
     await asyncio.gather(*(one(fid) for fid in {c["facility_id"] for c in candidates}))
     return causes
 
 
-def equipment(eq: dict[str, Any], candidates: list[dict[str, Any]], causes: dict[str, Any]) -> list[dict[str, Any]]:
+def equipment(
+    eq: dict[str, Any], candidates: list[dict[str, Any]], causes: dict[str, Any]
+) -> list[dict[str, Any]]:
     out = []
     for c in candidates:
         fid, m = c["facility_id"], c["metric"]
@@ -283,33 +343,68 @@ def equipment(eq: dict[str, Any], candidates: list[dict[str, Any]], causes: dict
             parts = [f"{name}: {METRIC_TEXT[m][i]} {c['value'] * 100:.1f} %"]
             if c["history_mean"] is not None:
                 parts.append(
-                    {"ru": f"против {c['history_mean'] * 100:.1f} % в среднем за {c['history_days']} сут ({c['history_change'] * 100:+.0f} %)",
-                     "kk": f"{c['history_days']} тәуліктегі орташа {c['history_mean'] * 100:.1f} %-ға қарсы ({c['history_change'] * 100:+.0f} %)",
-                     "en": f"against {c['history_mean'] * 100:.1f} % on average over {c['history_days']} days ({c['history_change'] * 100:+.0f} %)"}[lang]
+                    {
+                        "ru": f"против {c['history_mean'] * 100:.1f} % в среднем за {c['history_days']} сут ({c['history_change'] * 100:+.0f} %)",
+                        "kk": f"{c['history_days']} тәуліктегі орташа {c['history_mean'] * 100:.1f} %-ға қарсы ({c['history_change'] * 100:+.0f} %)",
+                        "en": f"against {c['history_mean'] * 100:.1f} % on average over {c['history_days']} days ({c['history_change'] * 100:+.0f} %)",
+                    }[lang]
                 )
             if c["peer_median"] is not None:
                 ft = t(f"ft.{f.get('type') or 'other'}", lang)
                 parts.append(
-                    {"ru": f"медиана по {c['peers']} объектам типа «{ft}» — {c['peer_median'] * 100:.1f} %",
-                     "kk": f"«{ft}» түріндегі {c['peers']} нысан бойынша медиана — {c['peer_median'] * 100:.1f} %",
-                     "en": f"the median of {c['peers']} facilities of type '{ft}' is {c['peer_median'] * 100:.1f} %"}[lang]
+                    {
+                        "ru": f"медиана по {c['peers']} объектам типа «{ft}» — {c['peer_median'] * 100:.1f} %",
+                        "kk": f"«{ft}» түріндегі {c['peers']} нысан бойынша медиана — {c['peer_median'] * 100:.1f} %",
+                        "en": f"the median of {c['peers']} facilities of type '{ft}' is {c['peer_median'] * 100:.1f} %",
+                    }[lang]
                 )
             why = []
             if c["valid_share"] is not None and c["valid_share"] < 0.95:
-                why.append({"ru": f"{(1 - c['valid_share']) * 100:.0f} % показаний недостоверны (VEE) — возможна ошибка учёта",
-                            "kk": f"көрсеткіштердің {(1 - c['valid_share']) * 100:.0f} %-ы сенімсіз (VEE) — есепке алу қатесі болуы мүмкін",
-                            "en": f"{(1 - c['valid_share']) * 100:.0f} % of the readings are not valid (VEE) — possibly a metering fault"}[lang])
+                why.append(
+                    {
+                        "ru": f"{(1 - c['valid_share']) * 100:.0f} % показаний недостоверны (VEE) — возможна ошибка учёта",
+                        "kk": f"көрсеткіштердің {(1 - c['valid_share']) * 100:.0f} %-ы сенімсіз (VEE) — есепке алу қатесі болуы мүмкін",
+                        "en": f"{(1 - c['valid_share']) * 100:.0f} % of the readings are not valid (VEE) — possibly a metering fault",
+                    }[lang]
+                )
             if cause.get("events"):
                 ev = ", ".join(f"{k} ×{v}" for k, v in cause["events"].items())
-                why.append({"ru": f"события счётчиков: {ev}", "kk": f"есептегіш оқиғалары: {ev}", "en": f"meter events: {ev}"}[lang])
+                why.append(
+                    {
+                        "ru": f"события счётчиков: {ev}",
+                        "kk": f"есептегіш оқиғалары: {ev}",
+                        "en": f"meter events: {ev}",
+                    }[lang]
+                )
             if cause.get("alarms"):
                 al = ", ".join(f"{k} ×{v}" for k, v in cause["alarms"].items())
-                why.append({"ru": f"тревоги: {al}", "kk": f"дабылдар: {al}", "en": f"alarms: {al}"}[lang])
+                why.append(
+                    {"ru": f"тревоги: {al}", "kk": f"дабылдар: {al}", "en": f"alarms: {al}"}[lang]
+                )
             label = {"ru": "Вероятная причина", "kk": "Ықтимал себебі", "en": "Likely cause"}[lang]
-            none = {"ru": "не установлена по данным VEE и тревог", "kk": "VEE және дабыл деректері бойынша анықталмады", "en": "not evident from VEE and alarm history"}[lang]
-            texts[lang] = "; ".join(parts) + f". {label}: {'; '.join(why) if why else none}. {ADVICE[m][i]}"
-        numbers = {k: (round(v, 6) if isinstance(v, float) else v) for k, v in c.items() if k != "facility_id"}
+            none = {
+                "ru": "не установлена по данным VEE и тревог",
+                "kk": "VEE және дабыл деректері бойынша анықталмады",
+                "en": "not evident from VEE and alarm history",
+            }[lang]
+            texts[lang] = (
+                "; ".join(parts) + f". {label}: {'; '.join(why) if why else none}. {ADVICE[m][i]}"
+            )
+        numbers = {
+            k: (round(v, 6) if isinstance(v, float) else v)
+            for k, v in c.items()
+            if k != "facility_id"
+        }
         numbers["causes"] = cause
-        out.append({"kind": "equipment", "target_type": "facility", "target_id": fid, "target_name": f.get("name_ru") or fid,
-                    "numbers": numbers, "text": texts, "metric": m})
+        out.append(
+            {
+                "kind": "equipment",
+                "target_type": "facility",
+                "target_id": fid,
+                "target_name": f.get("name_ru") or fid,
+                "numbers": numbers,
+                "text": texts,
+                "metric": m,
+            }
+        )
     return out

@@ -31,7 +31,9 @@ async def add_report(session: AsyncSession, values: dict[str, Any]) -> None:
     await session.execute(insert(m.report).values(**values))
 
 
-async def get_report(session: AsyncSession, report_id: str, principal: Principal | None = None) -> dict[str, Any] | None:
+async def get_report(
+    session: AsyncSession, report_id: str, principal: Principal | None = None
+) -> dict[str, Any] | None:
     stmt = select(m.report).where(m.report.c.id == report_id)
     if principal is not None:
         stmt = stmt.where(visible(principal))
@@ -43,16 +45,22 @@ async def update_report(session: AsyncSession, report_id: str, **values: Any) ->
     await session.execute(update(m.report).where(m.report.c.id == report_id).values(**values))
 
 
-async def claim_report(session: AsyncSession, report_id: str, now: datetime) -> dict[str, Any] | None:
+async def claim_report(
+    session: AsyncSession, report_id: str, now: datetime
+) -> dict[str, Any] | None:
     """Mark a queued (or interrupted) report running; None when it is already done."""
     row = (
-        await session.execute(
-            update(m.report)
-            .where(m.report.c.id == report_id, m.report.c.status.in_(("queued", "running")))
-            .values(status="running", started_at=now, attempts=m.report.c.attempts + 1)
-            .returning(*m.report.c)
+        (
+            await session.execute(
+                update(m.report)
+                .where(m.report.c.id == report_id, m.report.c.status.in_(("queued", "running")))
+                .values(status="running", started_at=now, attempts=m.report.c.attempts + 1)
+                .returning(*m.report.c)
+            )
         )
-    ).mappings().first()
+        .mappings()
+        .first()
+    )
     return dict(row) if row else None
 
 
@@ -81,7 +89,14 @@ async def list_reports(
         stmt = stmt.where(r.c.period_to >= period_from)
     if period_to:
         stmt = stmt.where(r.c.period_from <= period_to)
-    stmt = keyset(stmt, sort_col=r.c.created_at, id_col=r.c.id, descending=True, cursor=cursor, parse=datetime.fromisoformat)
+    stmt = keyset(
+        stmt,
+        sort_col=r.c.created_at,
+        id_col=r.c.id,
+        descending=True,
+        cursor=cursor,
+        parse=datetime.fromisoformat,
+    )
     rows = (await session.execute(stmt.limit(limit + 1))).mappings().all()
     items, nxt = page(rows, limit, sort_key="created_at", id_key="id")
     return [dict(x) for x in items], nxt
@@ -93,12 +108,17 @@ async def list_reports(
 async def add_emergency(session: AsyncSession, values: dict[str, Any]) -> bool:
     """Record a triggering event once; False when it was seen before."""
     res = await session.execute(
-        pg_insert(m.emergency).values(**values).on_conflict_do_nothing(index_elements=["source_key"]).returning(m.emergency.c.source_key)
+        pg_insert(m.emergency)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["source_key"])
+        .returning(m.emergency.c.source_key)
     )
     return res.first() is not None
 
 
-async def open_incident(session: AsyncSession, facility_id: str, at: datetime, seconds: int) -> str | None:
+async def open_incident(
+    session: AsyncSession, facility_id: str, at: datetime, seconds: int
+) -> str | None:
     """The report of an emergency of the same facility within ``seconds`` of ``at``."""
     e = m.emergency
     from datetime import timedelta
@@ -106,7 +126,12 @@ async def open_incident(session: AsyncSession, facility_id: str, at: datetime, s
     row = (
         await session.execute(
             select(e.c.report_id)
-            .where(e.c.facility_id == facility_id, e.c.occurred_at.between(at - timedelta(seconds=seconds), at + timedelta(seconds=seconds)))
+            .where(
+                e.c.facility_id == facility_id,
+                e.c.occurred_at.between(
+                    at - timedelta(seconds=seconds), at + timedelta(seconds=seconds)
+                ),
+            )
             .order_by(e.c.created_at)
             .limit(1)
         )
@@ -116,7 +141,15 @@ async def open_incident(session: AsyncSession, facility_id: str, at: datetime, s
 
 async def emergencies_of(session: AsyncSession, report_id: str) -> list[dict[str, Any]]:
     e = m.emergency
-    rows = (await session.execute(select(e).where(e.c.report_id == report_id).order_by(e.c.occurred_at))).mappings().all()
+    rows = (
+        (
+            await session.execute(
+                select(e).where(e.c.report_id == report_id).order_by(e.c.occurred_at)
+            )
+        )
+        .mappings()
+        .all()
+    )
     return [dict(r) for r in rows]
 
 
@@ -128,12 +161,18 @@ async def upsert_recommendation(session: AsyncSession, values: dict[str, Any]) -
     stmt = pg_insert(rc).values(**values)
     stmt = stmt.on_conflict_do_update(
         index_elements=["fingerprint"],
-        set_={"numbers": stmt.excluded.numbers, "text": stmt.excluded.text, "updated_at": func.now()},
+        set_={
+            "numbers": stmt.excluded.numbers,
+            "text": stmt.excluded.text,
+            "updated_at": func.now(),
+        },
     ).returning(*rc.c)
     return dict((await session.execute(stmt)).mappings().one())
 
 
-async def get_recommendation(session: AsyncSession, rec_id: str, *, lock: bool = False) -> dict[str, Any] | None:
+async def get_recommendation(
+    session: AsyncSession, rec_id: str, *, lock: bool = False
+) -> dict[str, Any] | None:
     stmt = select(m.recommendation).where(m.recommendation.c.id == rec_id)
     if lock:
         stmt = stmt.with_for_update()
@@ -141,9 +180,22 @@ async def get_recommendation(session: AsyncSession, rec_id: str, *, lock: bool =
     return dict(row) if row else None
 
 
-async def update_recommendation(session: AsyncSession, rec_id: str, **values: Any) -> dict[str, Any]:
+async def update_recommendation(
+    session: AsyncSession, rec_id: str, **values: Any
+) -> dict[str, Any]:
     rc = m.recommendation
-    row = (await session.execute(update(rc).where(rc.c.id == rec_id).values(**values, updated_at=func.now()).returning(*rc.c))).mappings().one()
+    row = (
+        (
+            await session.execute(
+                update(rc)
+                .where(rc.c.id == rec_id)
+                .values(**values, updated_at=func.now())
+                .returning(*rc.c)
+            )
+        )
+        .mappings()
+        .one()
+    )
     return dict(row)
 
 
@@ -155,7 +207,14 @@ async def list_recommendations(
     for k, v in filters.items():
         if v is not None:
             stmt = stmt.where(rc.c[k] == v)
-    stmt = keyset(stmt, sort_col=rc.c.created_at, id_col=rc.c.id, descending=True, cursor=cursor, parse=datetime.fromisoformat)
+    stmt = keyset(
+        stmt,
+        sort_col=rc.c.created_at,
+        id_col=rc.c.id,
+        descending=True,
+        cursor=cursor,
+        parse=datetime.fromisoformat,
+    )
     rows = (await session.execute(stmt.limit(limit + 1))).mappings().all()
     items, nxt = page(rows, limit, sort_key="created_at", id_key="id")
     return [dict(x) for x in items], nxt
@@ -169,7 +228,9 @@ async def add_query(session: AsyncSession, values: dict[str, Any]) -> None:
 
 
 async def get_query(session: AsyncSession, query_id: str) -> dict[str, Any] | None:
-    row = (await session.execute(select(m.query).where(m.query.c.id == query_id))).mappings().first()
+    row = (
+        (await session.execute(select(m.query).where(m.query.c.id == query_id))).mappings().first()
+    )
     return dict(row) if row else None
 
 
@@ -181,7 +242,11 @@ async def update_query(session: AsyncSession, query_id: str, **values: Any) -> N
 
 
 async def replace_open_rows(
-    session: AsyncSession, dataset: str, rows: list[dict[str, Any]], days: tuple[date, date] | None, meta: dict[str, Any]
+    session: AsyncSession,
+    dataset: str,
+    rows: list[dict[str, Any]],
+    days: tuple[date, date] | None,
+    meta: dict[str, Any],
 ) -> None:
     """Replace a dataset's rows (those of the given days, or all of them) and its catalogue entry."""
     o = m.open_row
@@ -191,14 +256,32 @@ async def replace_open_rows(
     await session.execute(stmt)
     if rows:
         await session.execute(insert(o), [{"dataset": dataset, **r} for r in rows])
-    total = (await session.execute(select(func.count()).select_from(o).where(o.c.dataset == dataset))).scalar_one()
-    suppressed = (
-        await session.execute(select(func.count()).select_from(o).where(o.c.dataset == dataset, o.c.data["suppressed"].astext == "true"))
+    total = (
+        await session.execute(select(func.count()).select_from(o).where(o.c.dataset == dataset))
     ).scalar_one()
-    span = (await session.execute(select(func.min(o.c.day), func.max(o.c.day)).where(o.c.dataset == dataset))).one()
-    values = {"refreshed_at": meta["refreshed_at"], "rows": total, "suppressed": suppressed, "coverage_from": span[0], "coverage_to": span[1]}
+    suppressed = (
+        await session.execute(
+            select(func.count())
+            .select_from(o)
+            .where(o.c.dataset == dataset, o.c.data["suppressed"].astext == "true")
+        )
+    ).scalar_one()
+    span = (
+        await session.execute(
+            select(func.min(o.c.day), func.max(o.c.day)).where(o.c.dataset == dataset)
+        )
+    ).one()
+    values = {
+        "refreshed_at": meta["refreshed_at"],
+        "rows": total,
+        "suppressed": suppressed,
+        "coverage_from": span[0],
+        "coverage_to": span[1],
+    }
     await session.execute(
-        pg_insert(m.open_dataset).values(name=dataset, **values).on_conflict_do_update(index_elements=["name"], set_=values)
+        pg_insert(m.open_dataset)
+        .values(name=dataset, **values)
+        .on_conflict_do_update(index_elements=["name"], set_=values)
     )
 
 
@@ -207,7 +290,9 @@ async def open_catalogue(session: AsyncSession) -> dict[str, dict[str, Any]]:
     return {r["name"]: dict(r) for r in rows}
 
 
-async def open_rows(session: AsyncSession, dataset: str, day_from: date | None, day_to: date | None) -> list[dict[str, Any]]:
+async def open_rows(
+    session: AsyncSession, dataset: str, day_from: date | None, day_to: date | None
+) -> list[dict[str, Any]]:
     o = m.open_row
     stmt = select(o.c.data).where(o.c.dataset == dataset)
     if day_from:
@@ -222,12 +307,19 @@ async def open_rows(session: AsyncSession, dataset: str, day_from: date | None, 
 
 async def claim_run(session: AsyncSession, name: str, period: str) -> bool:
     res = await session.execute(
-        pg_insert(m.schedule_run).values(name=name, period=period).on_conflict_do_nothing().returning(m.schedule_run.c.name)
+        pg_insert(m.schedule_run)
+        .values(name=name, period=period)
+        .on_conflict_do_nothing()
+        .returning(m.schedule_run.c.name)
     )
     return res.first() is not None
 
 
 async def last_runs(session: AsyncSession) -> list[dict[str, Any]]:
     s = m.schedule_run
-    rows = (await session.execute(select(s).order_by(s.c.created_at.desc()).limit(50))).mappings().all()
+    rows = (
+        (await session.execute(select(s).order_by(s.c.created_at.desc()).limit(50)))
+        .mappings()
+        .all()
+    )
     return [dict(r) for r in rows]

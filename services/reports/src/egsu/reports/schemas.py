@@ -7,7 +7,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-KindName = Literal["daily_electricity_balance", "daily_heat_supply", "monthly_consumption_generation", "data_quality", "emergency"]
+KindName = Literal[
+    "daily_electricity_balance",
+    "daily_heat_supply",
+    "monthly_consumption_generation",
+    "data_quality",
+    "emergency",
+]
 Level = Literal["local", "regional", "national"]
 Format = Literal["xlsx", "pdf", "csv", "json"]
 Language = Literal["ru", "kk", "en"]
@@ -23,7 +29,11 @@ class ReportCreate(BaseModel):
     model_config = {"extra": "forbid"}
     kind: KindName
     level: Level
-    scope: str | None = Field(None, max_length=64, description="BIN or facility id (local), KATO (regional); omitted for national")
+    scope: str | None = Field(
+        None,
+        max_length=64,
+        description="BIN or facility id (local), KATO (regional); omitted for national",
+    )
     period: PeriodIn
     format: Format = "xlsx"
     language: Language = "ru"
@@ -67,9 +77,31 @@ class ReportRead(BaseModel):
     @classmethod
     def of(cls, r: dict[str, Any]) -> ReportRead:
         return cls(
-            **{k: r[k] for k in ("id", "kind", "level", "scope", "format", "language", "status", "origin", "title", "requested_by",
-                                 "created_at", "started_at", "finished_at", "size", "sha256", "inputs_sha256", "source_report_id",
-                                 "trigger", "summary", "error")},
+            **{
+                k: r[k]
+                for k in (
+                    "id",
+                    "kind",
+                    "level",
+                    "scope",
+                    "format",
+                    "language",
+                    "status",
+                    "origin",
+                    "title",
+                    "requested_by",
+                    "created_at",
+                    "started_at",
+                    "finished_at",
+                    "size",
+                    "sha256",
+                    "inputs_sha256",
+                    "source_report_id",
+                    "trigger",
+                    "summary",
+                    "error",
+                )
+            },
             period={"from": r["period_from"], "to": r["period_to"]},
             download=f"/api/v1/reports/{r['id']}/download" if r["status"] == "done" else None,
         )
@@ -102,8 +134,26 @@ class RecommendationRead(BaseModel):
     @classmethod
     def of(cls, r: dict[str, Any]) -> RecommendationRead:
         return cls(
-            **{k: r[k] for k in ("id", "kind", "level", "scope", "target_type", "target_id", "target_name", "status", "reason", "text",
-                                 "numbers", "report_id", "created_at", "updated_at", "updated_by")},
+            **{
+                k: r[k]
+                for k in (
+                    "id",
+                    "kind",
+                    "level",
+                    "scope",
+                    "target_type",
+                    "target_id",
+                    "target_name",
+                    "status",
+                    "reason",
+                    "text",
+                    "numbers",
+                    "report_id",
+                    "created_at",
+                    "updated_at",
+                    "updated_by",
+                )
+            },
             period={"from": r["period_from"], "to": r["period_to"]},
         )
 

@@ -107,7 +107,11 @@ async def _pages(client: httpx.AsyncClient, path: str, params: dict[str, Any]) -
     out: list[Any] = []
     cursor = None
     while True:
-        body = await _get_json(client, path, {**params, "limit": 1000, "cursor": cursor} if cursor else {**params, "limit": 1000})
+        body = await _get_json(
+            client,
+            path,
+            {**params, "limit": 1000, "cursor": cursor} if cursor else {**params, "limit": 1000},
+        )
         if body is None:
             return out
         out.extend(body["items"])
@@ -125,9 +129,17 @@ class Registry:
         self._cache: dict[tuple[str, str], tuple[float, Directory]] = {}
         self._lock = asyncio.Lock()
 
-    async def directory(self, *, subject_bin: str | None = None, facility_id: str | None = None) -> Directory:
+    async def directory(
+        self, *, subject_bin: str | None = None, facility_id: str | None = None
+    ) -> Directory:
         """All points (or one subject's, or one facility's) with their facilities and subjects."""
-        key = ("subject", subject_bin) if subject_bin else ("facility", facility_id) if facility_id else ("all", "")
+        key = (
+            ("subject", subject_bin)
+            if subject_bin
+            else ("facility", facility_id)
+            if facility_id
+            else ("all", "")
+        )
         async with self._lock:
             hit = self._cache.get(key)  # type: ignore[arg-type]
             if hit and time.monotonic() - hit[0] < self.ttl:
@@ -140,9 +152,13 @@ class Registry:
             index = await _get_json(self.client, "/api/v1/registry/metering-points/index", params)
             facilities = {
                 f["id"]: f
-                for f in await _pages(self.client, "/api/v1/registry/facilities", params if subject_bin else {})
+                for f in await _pages(
+                    self.client, "/api/v1/registry/facilities", params if subject_bin else {}
+                )
             }
-            subjects = {s["bin"]: s for s in await _pages(self.client, "/api/v1/registry/subjects", {})}
+            subjects = {
+                s["bin"]: s for s in await _pages(self.client, "/api/v1/registry/subjects", {})
+            }
             points = [
                 PointInfo(
                     i["code"],
@@ -190,14 +206,20 @@ class Planner:
     def __init__(self, points: Iterable[PointInfo], quantity: str) -> None:
         self.points = [p for p in points if p.measures(quantity)]
 
-    def plan(self, in_scope: Callable[[PointInfo], bool], key: Callable[[PointInfo], Hashable]) -> Plan:
+    def plan(
+        self, in_scope: Callable[[PointInfo], bool], key: Callable[[PointInfo], Hashable]
+    ) -> Plan:
         by_region: dict[str, list[PointInfo]] = defaultdict(list)
         by_subject: dict[str, list[PointInfo]] = defaultdict(list)
         for p in self.points:
             by_region[p.region_kato].append(p)
             by_subject[p.subject_bin].append(p)
 
-        def group(node: Node, members: list[PointInfo], children: list[tuple[Node, list[PointInfo]]] | None):  # type: ignore[no-untyped-def]
+        def group(
+            node: Node,
+            members: list[PointInfo],
+            children: list[tuple[Node, list[PointInfo]]] | None,
+        ):  # type: ignore[no-untyped-def]
             inside = [p for p in members if in_scope(p)]
             if not inside:
                 return 0, []
@@ -226,7 +248,9 @@ class Planner:
                     return here_cost, here
             return cost, parts
 
-        def children_of(node: Node, members: list[PointInfo]) -> list[tuple[Node, list[PointInfo]]] | None:
+        def children_of(
+            node: Node, members: list[PointInfo]
+        ) -> list[tuple[Node, list[PointInfo]]] | None:
             kind = node[0]
             if kind == "point":
                 return None
@@ -254,7 +278,9 @@ class Planner:
                 return out
             return [(("region", r), ps) for r, ps in by_region.items()]
 
-        _, terms = group(("country", "KZ"), self.points, children_of(("country", "KZ"), self.points))
+        _, terms = group(
+            ("country", "KZ"), self.points, children_of(("country", "KZ"), self.points)
+        )
         out: dict[Hashable, list[tuple[int, Node]]] = defaultdict(list)
         for k, sign, node in terms:
             out[k].append((sign, node))
@@ -312,7 +338,9 @@ class Historian:
     ) -> dict[Hashable, Series]:
         """The totals of every class of the plan."""
         nodes = sorted(plan.nodes)
-        fetched = await asyncio.gather(*(self.series(n, quantity, start, end, resolution) for n in nodes))
+        fetched = await asyncio.gather(
+            *(self.series(n, quantity, start, end, resolution) for n in nodes)
+        )
         got = dict(zip(nodes, fetched, strict=True))
         out: dict[Hashable, Series] = {}
         for k, terms in plan.terms.items():
@@ -335,7 +363,9 @@ class Historian:
             )
         return list((body or {}).get("items", []))
 
-    async def native(self, code: str, quantity: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    async def native(
+        self, code: str, quantity: str, start: datetime, end: datetime
+    ) -> list[dict[str, Any]]:
         async with self.sem:
             body = await _get_json(
                 self.client,
@@ -383,7 +413,12 @@ class Forecasts(Optional):
     ) -> dict[int, float] | None:
         body = await self.get(
             f"/api/v1/forecast/{level}/{key}",
-            {"quantity": quantity, "from": start.isoformat(), "to": end.isoformat(), "resolution": "1h"},
+            {
+                "quantity": quantity,
+                "from": start.isoformat(),
+                "to": end.isoformat(),
+                "resolution": "1h",
+            },
         )
         if not isinstance(body, dict) or not isinstance(body.get("items"), list):
             return None
@@ -401,7 +436,9 @@ class Forecasts(Optional):
 class Alarms(Optional):
     """Alarm history from monitoring, when it answers (``GET /api/v1/monitoring/alarms``)."""
 
-    async def of_facility(self, fid: str, start: datetime, end: datetime) -> list[dict[str, Any]] | None:
+    async def of_facility(
+        self, fid: str, start: datetime, end: datetime
+    ) -> list[dict[str, Any]] | None:
         body = await self.get(
             "/api/v1/monitoring/alarms",
             {"facility_id": fid, "from": start.isoformat(), "to": end.isoformat(), "limit": 200},
@@ -419,14 +456,18 @@ class Ingest:
     def __init__(self, client: httpx.AsyncClient) -> None:
         self.client = client
 
-    async def compliance(self, d_from: date, d_to: date, subject_bin: str | None = None) -> list[dict[str, Any]]:
+    async def compliance(
+        self, d_from: date, d_to: date, subject_bin: str | None = None
+    ) -> list[dict[str, Any]]:
         params: dict[str, Any] = {"from": d_from.isoformat(), "to": d_to.isoformat()}
         if subject_bin:
             params["subject_bin"] = subject_bin
         body = await _get_json(self.client, "/api/v1/ingest/compliance", params)
         return list((body or {}).get("items", []))
 
-    async def receipts(self, start: datetime, end: datetime, subject_bin: str | None = None) -> list[dict[str, Any]]:
+    async def receipts(
+        self, start: datetime, end: datetime, subject_bin: str | None = None
+    ) -> list[dict[str, Any]]:
         params: dict[str, Any] = {"from": start.isoformat(), "to": end.isoformat()}
         if subject_bin:
             params["subject_bin"] = subject_bin

@@ -76,14 +76,29 @@ def _chart_png(c: Chart) -> bytes:
             if c.kind == "bar":
                 width = 0.8 / max(1, len(c.series))
                 for i, (label, values) in enumerate(c.series):
-                    ax.bar([x + i * width for x in xs], [v or 0 for v in values], width=width, label=label)
+                    ax.bar(
+                        [x + i * width for x in xs],
+                        [v or 0 for v in values],
+                        width=width,
+                        label=label,
+                    )
                 ax.set_xticks([x + 0.4 - width / 2 for x in xs])
             else:
                 for label, values in c.series:
-                    ax.plot(xs, [float("nan") if v is None else v for v in values], marker=".", label=label)
+                    ax.plot(
+                        xs,
+                        [float("nan") if v is None else v for v in values],
+                        marker=".",
+                        label=label,
+                    )
                 ax.set_xticks(xs)
             step = max(1, len(c.x) // 24)
-            ax.set_xticklabels([x if i % step == 0 else "" for i, x in enumerate(c.x)], rotation=60, ha="right", fontsize=7)
+            ax.set_xticklabels(
+                [x if i % step == 0 else "" for i, x in enumerate(c.x)],
+                rotation=60,
+                ha="right",
+                fontsize=7,
+            )
             ax.set_title(c.caption, fontsize=10)
             if c.unit:
                 ax.set_ylabel(c.unit)
@@ -136,16 +151,27 @@ def render_pdf(doc: Document) -> bytes:
         author="EGSU TEK",
     )
     width = page[0] - 24 * mm
-    story: list[object] = [Paragraph(doc.title, h1), Paragraph(doc.subtitle, body), Spacer(1, 4 * mm)]
+    story: list[object] = [
+        Paragraph(doc.title, h1),
+        Paragraph(doc.subtitle, body),
+        Spacer(1, 4 * mm),
+    ]
     for key, caption, value in doc.meta:
         if not key.startswith("_"):
             story.append(Paragraph(f"<b>{caption}:</b> {_fmt(value, 'text')}", body))
     for n in doc.notes:
         story += [Spacer(1, 2 * mm), Paragraph(n, body)]
     for c in doc.charts:
-        story += [Spacer(1, 4 * mm), Image(io.BytesIO(_chart_png(c)), width=width, height=width * 0.36)]
+        story += [
+            Spacer(1, 4 * mm),
+            Image(io.BytesIO(_chart_png(c)), width=width, height=width * 0.36),
+        ]
     for t in doc.tables:
-        story += [PageBreak() if len(t.rows) > 30 else Spacer(1, 5 * mm), Paragraph(t.caption, h2), _table(t, font, bold, width)]
+        story += [
+            PageBreak() if len(t.rows) > 30 else Spacer(1, 5 * mm),
+            Paragraph(t.caption, h2),
+            _table(t, font, bold, width),
+        ]
         if len(t.rows) > MAX_ROWS:
             story.append(Paragraph(f"… {len(t.rows) - MAX_ROWS} +", body))
         if t.note:

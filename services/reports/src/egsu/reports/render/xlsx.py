@@ -63,7 +63,9 @@ def _write_table(ws, t: Table, first_row: int) -> int:  # type: ignore[no-untype
         last += 2
         ws.cell(row=last, column=1, value=t.note)
     for j, c in enumerate(t.columns, start=1):
-        width = max([len(c.header) * 0.7, 12] + [len(str(_value(r[j - 1]) or "")) + 2 for r in t.rows[:200]])
+        width = max(
+            [len(c.header) * 0.7, 12] + [len(str(_value(r[j - 1]) or "")) + 2 for r in t.rows[:200]]
+        )
         ws.column_dimensions[get_column_letter(j)].width = min(width, 60)
     return last
 
@@ -72,7 +74,9 @@ def render_xlsx(doc: Document) -> bytes:
     wb = Workbook()
     ws = wb.active
     used: set[str] = set()
-    ws.title = _sheet_title(next((c for k, c, _ in doc.meta if k == "_sheet"), None) or "Summary", used)
+    ws.title = _sheet_title(
+        next((c for k, c, _ in doc.meta if k == "_sheet"), None) or "Summary", used
+    )
     ws.cell(row=1, column=1, value=doc.title).font = Font(bold=True, size=14)
     ws.cell(row=2, column=1, value=doc.subtitle)
     row = 4
