@@ -39,7 +39,7 @@ async def audit_events(
         while time.monotonic() < deadline:
             try:
                 msgs = await sub.fetch(200, timeout=1)
-            except nats.errors.TimeoutError:
+            except (nats.errors.TimeoutError, TimeoutError):
                 if found:
                     break
                 continue
