@@ -15,6 +15,7 @@ from egsu.bus import Bus, Delivery
 from egsu.bus.bus import backoff
 from egsu.contracts.readings import IngestBatch
 from egsu.contracts.streams import ALARMS, INGEST_BATCHES, REPORTS_JOBS
+from egsu.core.errors import ServiceUnavailable
 from egsu.core.time import KZ, utcnow
 from egsu.reports.config import ReportsSettings
 from egsu.reports.context import Period
@@ -68,6 +69,9 @@ def job_handler(
                     ),
                 )
             await d.ack()
+        except ServiceUnavailable as exc:  # a source is away (e.g. still starting): try again later
+            log.warning("report job %s waits: %s", job, exc)
+            await d.nak(backoff(d.num_delivered))
         except Exception:  # the job stays queued and comes back after a pause
             log.exception("report job %s failed", job)
             await d.nak(backoff(d.num_delivered))

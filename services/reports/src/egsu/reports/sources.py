@@ -378,7 +378,7 @@ class Historian:
 # --- optional services ---------------------------------------------------------------------------
 
 
-class Optional:
+class OptionalService:
     """A service that may not exist yet (monitoring, forecast): None instead of an error."""
 
     def __init__(self, client: httpx.AsyncClient | None) -> None:
@@ -400,7 +400,7 @@ class Optional:
             return None
 
 
-class Forecasts(Optional):
+class Forecasts(OptionalService):
     """Forecasts next to actuals, when the forecast service answers.
 
     Expected shape (issue 9): ``GET /api/v1/forecast/{level}/{key}?quantity=&from=&to=&resolution=1h``
@@ -433,7 +433,7 @@ class Forecasts(Optional):
         return out or None
 
 
-class Alarms(Optional):
+class Alarms(OptionalService):
     """Alarm history from monitoring, when it answers (``GET /api/v1/monitoring/alarms``)."""
 
     async def of_facility(
