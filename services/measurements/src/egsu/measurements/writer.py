@@ -128,7 +128,7 @@ async def _store_readings(
     res.quantities = sorted(set(qcodes))
 
     keep, rank = _dedup(pid, qid, ts, val)
-    pid, qid, ts, val, skew, src = pid[keep], qid[keep], ts[keep], val[keep], skew[keep], idx[keep]
+    pid, qid, ts, val, skew = pid[keep], qid[keep], ts[keep], val[keep], skew[keep]
     n = len(keep)
     # the key's current version in the store, if any
     first = rank == 1
