@@ -155,3 +155,53 @@ def _csrf(c: httpx.Client) -> str:
 
     page = c.get("/cabinet")
     return re.search(r'name="csrf" value="([^"]+)"', page.text)[1]
+
+
+def test_ministry_orders_a_report_and_downloads_it(stack: Stack) -> None:
+    import re
+    import time
+    from datetime import date
+
+    c = login(stack, "ministry", lang="ru")
+    try:
+        page = c.get("/reports")
+        assert page.status_code == 200
+        if "Пока недоступно" in page.text:
+            pytest.skip("the reports service is not deployed in this installation")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)[1]
+        day = (date.today() - timedelta(days=1)).isoformat()
+        r = c.post(
+            "/reports",
+            data={
+                "csrf": csrf,
+                "kind": "daily_electricity_balance",
+                "level": "national",
+                "from": day,
+                "to": day,
+                "format": "csv",
+            },
+        )
+        assert r.status_code == 303, r.text[-500:]
+        with stack.sync_client("ministry") as api:
+            for _ in range(120):
+                items = api.get("/api/v1/reports", params={"limit": 5}).json()["items"]
+                mine = [
+                    i
+                    for i in items
+                    if i["kind"] == "daily_electricity_balance" and i["format"] == "csv"
+                ]
+                if mine and mine[0]["status"] in ("done", "failed"):
+                    break
+                time.sleep(0.5)
+        assert mine and mine[0]["status"] == "done", mine
+        listing = c.get("/reports")
+        assert f"/reports/{mine[0]['id']}/download" in listing.text
+        assert (
+            "Суточный" in listing.text or "баланс" in listing.text.lower()
+        )  # the kind, in Russian
+        got = c.get(f"/reports/{mine[0]['id']}/download")
+        assert got.status_code == 200
+        assert "attachment" in got.headers["content-disposition"]
+        assert len(got.content) > 0
+    finally:
+        c.close()

@@ -106,6 +106,16 @@ TERMS = {
     "unknown_unit": N_("unknown or wrong unit"),
     "invalid_timestamp": N_("invalid time (give it with its offset)"),
     "invalid_value": N_("invalid value"),
+    # audit kinds and outcomes
+    "audit.access": N_("access"),
+    "audit.auth": N_("authentication"),
+    "audit.change": N_("change"),
+    "audit.control": N_("control"),
+    "audit.security": N_("security"),
+    "audit.abnormal": N_("abnormal situation"),
+    "outcome.success": N_("success"),
+    "outcome.denied": N_("denied"),
+    "outcome.failure": N_("failure"),
     # alarm severities
     "critical": N_("critical"),
     "major": N_("major"),

@@ -17,6 +17,7 @@ REP = "/api/v1/reports"
 
 async def _page(ctx: Ctx, errors: dict[str, str] | None = None, status: int = 200) -> Response:
     res = await ctx.api.many(kinds=ctx.api.get(f"{REP}/kinds"), items=ctx.api.get(REP, limit=50))
+    kinds = {k["kind"]: k for k in res["kinds"].items}
     today = date.today()
     return ctx.render(
         "reports.html",
@@ -24,6 +25,7 @@ async def _page(ctx: Ctx, errors: dict[str, str] | None = None, status: int = 20
         title=ctx._("Reports"),
         res=res,
         errors=errors or {},
+        kinds=kinds,
         default_from=(today - timedelta(days=1)).isoformat(),
         default_to=(today - timedelta(days=1)).isoformat(),
     )
@@ -38,12 +40,18 @@ async def reports(ctx: Annotated[Ctx, screen("reports")]) -> Response:
 async def order(request: Request, ctx: Annotated[Ctx, screen("reports.order")]) -> Response:
     form = {k: str(v) for k, v in (await request.form()).items()}
     check_csrf(ctx, form.get("csrf"))
-    scope = form.get("scope") or None
-    if ctx.session is not None and ctx.session.has_any("subject") and not ctx.may("overview"):
-        scope = scope or ctx.session.bin
+    level = form.get("level", "")
+    if level == "regional":
+        scope = form.get("region_kato") or None
+    elif level == "local":
+        scope = form.get("scope") or None
+        if ctx.session is not None and not ctx.may("overview"):
+            scope = scope or ctx.session.bin  # a subject's own reports
+    else:
+        scope = None
     body = {
         "kind": form.get("kind", ""),
-        "level": form.get("level", ""),
+        "level": level,
         "scope": scope,
         "period": {"from": form.get("from", ""), "to": form.get("to", "")},
         "format": form.get("format", "xlsx"),
