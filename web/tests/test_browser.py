@@ -102,6 +102,9 @@ def test_ministry_overview_language_switch_and_screens(browser: object, stack: S
     shot(page, "region-en")
     page.goto(f"{console_url(stack)}/registry")
     shot(page, "registry-en")
+    _order_and_download_a_report(page, stack)
+    page.goto(f"{console_url(stack)}/open")
+    shot(page, "open-en")
     page.goto(f"{console_url(stack)}/forecast")
     assert (
         page.get_by_text("Not available yet").first.is_visible()
@@ -166,3 +169,27 @@ def _seed(stack: Stack, world: World) -> None:
             if c.get(f"/api/v1/measurements/batches/{rid}").status_code == 200:
                 break
             time.sleep(0.1)
+
+
+def _order_and_download_a_report(page: object, stack: Stack) -> None:
+    page.goto(f"{console_url(stack)}/reports")
+    if page.locator("#r-kind").count() == 0:
+        return  # the reports service is not deployed: the page says so
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
+    page.select_option("#r-kind", "daily_electricity_balance")
+    page.select_option("#r-level", "national")
+    page.fill("#r-from", yesterday)
+    page.fill("#r-to", yesterday)
+    page.select_option("#r-format", "xlsx")
+    page.click("form.form-grid button[type=submit]")
+    page.wait_for_url("**/reports?ordered=1")
+    link = page.locator("#reports a[download]").first
+    for _ in range(60):
+        if link.count():
+            break
+        page.wait_for_timeout(1000)
+        page.reload()
+    shot(page, "reports-en")
+    with page.expect_download() as got:
+        link.click()
+    assert got.value.suggested_filename.endswith(".xlsx")
