@@ -139,12 +139,12 @@ def build_features(panel: Panel, cuts: np.ndarray, calendar: HolidayCalendar) ->
 
     local = panel.index
     hour = (local.hour + local.minute / 60.0).to_numpy(dtype=np.float64)
-    dow = local.dayofweek.to_numpy(dtype=np.float64)
+    dow = local.day_of_week.to_numpy(dtype=np.float64)
     shared: dict[str, np.ndarray] = {
         "lead_hours": lead * step_hours,
         "hour": hour,
         "day_of_week": dow,
-        "day_of_year": local.dayofyear.to_numpy(dtype=np.float64),
+        "day_of_year": local.day_of_year.to_numpy(dtype=np.float64),
         "weekend": (dow >= 5).astype(np.float64),
     }
     days = local.normalize()
@@ -224,3 +224,31 @@ def _daily_stats(x: np.ndarray, days: pd.DatetimeIndex) -> tuple[np.ndarray, np.
         mean = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
     maxima[~np.isfinite(maxima)] = np.nan
     return mean[:, codes], maxima[:, codes]
+
+
+def degree_day_change(
+    temperature: np.ndarray,
+    days: pd.DatetimeIndex,
+    cuts: np.ndarray,
+    week: int,
+    base: float,
+    *,
+    heating: bool,
+) -> np.ndarray:
+    """Degree-days of each step's day minus their mean over the week before its cut.
+
+    The load features are divided by the level of that week, so a colder (or hotter) target day
+    than the week the level was taken from is what moves the scaled load.
+    """
+    daily_mean, _ = _daily_stats(temperature, days)
+    degree_days = np.maximum(base - daily_mean, 0) if heating else np.maximum(daily_mean - base, 0)
+    finite = np.isfinite(degree_days)
+    sums = np.concatenate(
+        [np.zeros((len(degree_days), 1)), np.cumsum(np.where(finite, degree_days, 0), axis=1)],
+        axis=1,
+    )
+    counts = np.concatenate([np.zeros((len(degree_days), 1)), np.cumsum(finite, axis=1)], axis=1)
+    start, stop = np.clip(cuts - week, 0, None), np.clip(cuts, 0, None)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        before = (sums[:, stop] - sums[:, start]) / (counts[:, stop] - counts[:, start])
+    return degree_days - before

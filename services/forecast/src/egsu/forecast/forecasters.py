@@ -16,7 +16,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-from egsu.forecast.features import FeatureMatrix, HolidayCalendar, build_features
+from egsu.forecast.features import (
+    FeatureMatrix,
+    HolidayCalendar,
+    build_features,
+    degree_day_change,
+)
 from egsu.forecast.schedule import Schedule, Window
 from egsu.forecast.series import DAY, WEEK, Panel
 
@@ -38,6 +43,21 @@ class Context:
     @cached_property
     def features(self) -> FeatureMatrix:
         return build_features(self.panel, self.cuts, self.calendar)
+
+    def degree_days(self, column: str, base: float, *, heating: bool) -> np.ndarray:
+        """Degree-day change of every step (see ``features.degree_day_change``), cached."""
+        key = (column, base, heating)
+        cache = self.__dict__.setdefault("_degree_days", {})
+        if key not in cache:
+            cache[key] = degree_day_change(
+                self.panel.exog[column],
+                self.panel.index.normalize(),
+                self.cuts,
+                self.week,
+                base,
+                heating=heating,
+            )
+        return cache[key]
 
     @property
     def day(self) -> int:
@@ -128,16 +148,103 @@ class Statistical(Forecaster):
         return out
 
 
+HEATING_BASES = (12.0, 15.0, 18.0)
+COOLING_BASES = (18.0, 21.0, 24.0)
+
+
+@dataclass
+class TemperatureResponse:
+    """Scaled load ≈ intercept + heating·ΔHDD + cooling·ΔCDD (degree-days against the level's week).
+
+    Trees stop at the edge of the temperatures they were trained on; beyond it this linear response
+    carries the forecast on (a cold snap colder than any in the history still raises heat demand).
+    """
+
+    column: str
+    heating_base: float
+    cooling_base: float
+    coefficients: np.ndarray
+    low: float = -np.inf
+    high: float = np.inf
+
+    def design(self, context: Context, cols: np.ndarray) -> np.ndarray:
+        """The regressors of steps ``cols`` of every series, rows series-major."""
+        heating = context.degree_days(self.column, self.heating_base, heating=True)[:, cols]
+        cooling = context.degree_days(self.column, self.cooling_base, heating=False)[:, cols]
+        return _design(heating.reshape(-1), cooling.reshape(-1))
+
+    def predict(self, context: Context, cols: np.ndarray) -> np.ndarray:
+        return self.design(context, cols) @ self.coefficients
+
+    def outside(self, context: Context, window: Window) -> bool:
+        """Whether the window's unknown temperatures leave the range seen in training."""
+        future = context.panel.exog[self.column][:, window.cut : window.targets[-1] + 1]
+        future = future[np.isfinite(future)]
+        return bool(future.size and (future.min() < self.low or future.max() > self.high))
+
+    def clipped(self, context: Context) -> Context:
+        """The same context with temperatures held inside the training range."""
+        values = np.clip(context.panel.exog[self.column], self.low, self.high)
+        return Context(
+            context.panel.with_exog(**{self.column: values}), context.schedule, context.calendar
+        )
+
+    @classmethod
+    def fit(cls, context: Context, column: str, cols: np.ndarray, target: np.ndarray):  # type: ignore[no-untyped-def]
+        """The degree-day bases and coefficients that fit ``target`` (rows of ``cols``) best."""
+        best: tuple[float, TemperatureResponse] | None = None
+        for h_base in HEATING_BASES:
+            heating = context.degree_days(column, h_base, heating=True)[:, cols].reshape(-1)
+            for c_base in COOLING_BASES:
+                cooling = context.degree_days(column, c_base, heating=False)[:, cols].reshape(-1)
+                x = _design(heating, cooling)
+                keep = np.isfinite(target) & np.isfinite(x).all(axis=1)
+                if keep.sum() < 20:
+                    continue
+                xk, yk = x[keep], target[keep]
+                ridge = 1e-3 * len(yk) * np.diag([0.0, 1.0, 1.0])
+                coefficients = np.linalg.solve(xk.T @ xk + ridge, xk.T @ yk)
+                sse = float(np.sum((yk - xk @ coefficients) ** 2))
+                if best is None or sse < best[0]:
+                    best = (sse, cls(column, h_base, c_base, coefficients))
+        if best is None:
+            return None
+        seen = context.panel.exog[column][:, cols]
+        seen = seen[np.isfinite(seen)]
+        best[1].low, best[1].high = float(seen.min()), float(seen.max())
+        return best[1]
+
+
+def _design(heating: np.ndarray, cooling: np.ndarray) -> np.ndarray:
+    x = np.column_stack([np.ones_like(heating), heating, cooling])
+    return np.where(np.isfinite(x), x, 0.0)
+
+
+def temperature_column(panel: Panel) -> str | None:
+    """The exogenous column that holds air temperature, by name (``temperature``, ``temp_c`` …)."""
+    for name in panel.exog:
+        lowered = name.lower()
+        if lowered.startswith("temp") or "temperature" in lowered or lowered in ("t2m", "tair"):
+            return name
+    return None
+
+
 @dataclass
 class GradientBoosting(Forecaster):
-    """LightGBM on lagged loads (within the cut), calendar, holidays and weather features."""
+    """LightGBM on lagged loads (within the cut), calendar, holidays and weather features.
+
+    With a temperature column, a linear degree-day response extends the forecast to temperatures
+    outside the training range (see :class:`TemperatureResponse`).
+    """
 
     name: ClassVar[str] = "lightgbm"
     params: dict[str, Any] = field(default_factory=dict)
     rounds: int = 400
     max_rows: int = 3_000_000
     seed: int = 0
+    extrapolate_temperature: bool = True
     booster: Any = field(default=None, init=False, repr=False)
+    response: TemperatureResponse | None = field(default=None, init=False, repr=False)
 
     DEFAULTS: ClassVar[dict[str, Any]] = {
         "objective": "l2",
@@ -155,7 +262,12 @@ class GradientBoosting(Forecaster):
         import lightgbm as lgb
 
         features = context.features
-        x, _, y = features.rows(np.arange(cut))
+        cols = np.arange(cut)
+        x, _, y = features.rows(cols)
+        self.response = None
+        column = temperature_column(context.panel) if self.extrapolate_temperature else None
+        if column is not None:
+            self.response = TemperatureResponse.fit(context, column, cols, y)
         keep = np.isfinite(y)
         x, y = x[keep], y[keep]
         if len(y) > self.max_rows:
@@ -173,10 +285,17 @@ class GradientBoosting(Forecaster):
     def predict(self, context: Context, window: Window) -> np.ndarray:
         if self.booster is None:
             return SeasonalNaive().predict(context, window)
-        x, _, _ = context.features.rows(window.targets)
-        level = context.level(window)
-        ratio = self.booster.predict(x).reshape(context.panel.n_series, len(window.targets))
-        return ratio * level
+        response = self.response
+        if response is not None and response.outside(context, window):
+            inside = response.clipped(context)
+            x, _, _ = inside.features.rows(window.targets)
+            beyond = response.predict(context, window.targets)
+            ratio = self.booster.predict(x) + beyond - response.predict(inside, window.targets)
+        else:
+            x, _, _ = context.features.rows(window.targets)
+            ratio = self.booster.predict(x)
+        shape = (context.panel.n_series, len(window.targets))
+        return ratio.reshape(shape) * context.level(window)
 
 
 def _last_known(history: np.ndarray) -> np.ndarray:

@@ -69,10 +69,13 @@ class Schedule:
         """For every step, how many leading steps of ``index`` its forecast may use."""
         step = pd.Timedelta(index.freq) if index.freq else index[1] - index[0]
         origins = self.origin_times(index)
-        cut = np.searchsorted(index.asi8, (origins - step).asi8, side="right")
+        index = index.as_unit("ns")
+        known = (origins - step).as_unit("ns")
+        cut = np.searchsorted(index.asi8, known.asi8, side="right")
         # An origin lost in a DST change (NaT) falls back to the step's own day start.
         lost = np.asarray(origins.isna())
-        cut[lost] = np.searchsorted(index.asi8, index.normalize()[lost].asi8, side="left")
+        day_starts = index.normalize()[lost].as_unit("ns")
+        cut[lost] = np.searchsorted(index.asi8, day_starts.asi8, side="left")
         return np.minimum(cut, np.arange(len(index)))
 
     def windows(self, index: pd.DatetimeIndex) -> list[Window]:
@@ -86,8 +89,8 @@ class Schedule:
         windows = []
         for k, origin in enumerate(uniques):
             targets = order[bounds[k] : bounds[k + 1]]
-            if targets.size == 0 or pd.isna(origin):
-                continue
+            if targets.size == 0 or pd.isna(origin) or origin < index[0] + step:
+                continue  # issued before the data begin: nothing was known
             start, end = self._window_bounds(origin, step)
             if index[targets[0]] != start or index[targets[-1]] + step != end:
                 continue

@@ -92,7 +92,8 @@ class Panel:
 def parse_duration(text: str, option: str, *, allow_zero: bool = False) -> pd.Timedelta:
     """``24h``, ``15min``, ``1d``, ``PT1H`` … as a positive Timedelta, or a one-line error."""
     try:
-        value = pd.Timedelta(text.strip())
+        # pandas wants "D" for days; people write "1d".
+        value = pd.Timedelta(re.sub(r"(?<=\d)\s*[dD]$", "D", text.strip()))
     except (ValueError, TypeError):
         raise ForecastInputError(
             f"{option}: cannot read {text!r} as a duration (examples: 15min, 1h, 24h, 1d)"
