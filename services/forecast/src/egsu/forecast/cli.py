@@ -187,13 +187,16 @@ def _print_table(result, csv: Path, console: Console) -> None:  # type: ignore[n
         f"from {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M}",
         highlight=False,
     )
-    table = Table(show_edge=False, header_style="bold")
-    for column in ("model", "MAPE %", "sMAPE %", "MASE", "RMSE", "pinball", "P10–P90 %", "vs base"):
-        table.add_column(column, justify="left" if column == "model" else "right")
+    table = Table(show_edge=False, header_style="bold", padding=(0, 1), pad_edge=False)
+    for column in ("model", "MAPE%", "sMAPE%", "MASE", "RMSE", "pinball", "P10–P90%", "vs base"):
+        if column == "model":
+            table.add_column(column, no_wrap=True, min_width=14)
+        else:
+            table.add_column(column, justify="right", no_wrap=True)
     for name, score in result.scores.items():
         label = f"[bold green]{name} ★[/]" if name == result.selected else name
         if name == result.baseline:
-            change = "baseline"
+            change = "base"
         elif _finite(score.mase, baseline.mase):
             change = f"{(score.mase / baseline.mase - 1) * 100:+.0f} %"
         else:
@@ -210,8 +213,8 @@ def _print_table(result, csv: Path, console: Console) -> None:  # type: ignore[n
         )
     console.print(table)
     console.print(
-        "★ chosen by the lowest MASE; 'vs base' is the change of MASE against seasonal-naive; "
-        "P10–P90 % is the share of actual values inside the 80 % interval (goal 75–85 %).",
+        "★ chosen by the lowest MASE; 'vs base': change of MASE against the seasonal-naive "
+        "baseline; P10–P90%: share of actual values inside the 80 % interval (goal 75–85 %).",
         style="dim",
     )
     for note in result.notes:

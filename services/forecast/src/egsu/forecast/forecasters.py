@@ -8,6 +8,7 @@ a cut; models that re-estimate on every forecast (seasonal-naive, MSTL) ignore i
 from __future__ import annotations
 
 import logging
+import os
 import warnings
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -249,7 +250,6 @@ class GradientBoosting(Forecaster):
     DEFAULTS: ClassVar[dict[str, Any]] = {
         "objective": "l2",
         "learning_rate": 0.05,
-        "num_leaves": 63,
         "min_data_in_leaf": 40,
         "feature_fraction": 0.8,
         "bagging_fraction": 0.8,
@@ -259,6 +259,8 @@ class GradientBoosting(Forecaster):
     }
 
     def fit(self, context: Context, cut: int) -> None:
+        # Idle OpenMP threads must not spin: the machines are shared with other work.
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         import lightgbm as lgb
 
         features = context.features
@@ -278,7 +280,14 @@ class GradientBoosting(Forecaster):
         if len(y) < 50:
             self.booster = None
             return
-        params = {**self.DEFAULTS, "seed": self.seed, **self.params}
+        params = {
+            **self.DEFAULTS,
+            # Fewer leaves on a short history; one thread where threads cost more than they save.
+            "num_leaves": int(np.clip(len(y) // 500, 15, 63)),
+            "num_threads": 1 if len(y) < 200_000 else 0,
+            "seed": self.seed,
+            **self.params,
+        }
         data = lgb.Dataset(x, y, feature_name=list(features.names), free_raw_data=True)
         self.booster = lgb.train(params, data, num_boost_round=self.rounds)
 
