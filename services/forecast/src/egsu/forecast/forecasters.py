@@ -241,7 +241,7 @@ class GradientBoosting(Forecaster):
     name: ClassVar[str] = "lightgbm"
     params: dict[str, Any] = field(default_factory=dict)
     rounds: int = 400
-    max_rows: int = 3_000_000
+    max_rows: int = 2_000_000
     seed: int = 0
     extrapolate_temperature: bool = True
     booster: Any = field(default=None, init=False, repr=False)
