@@ -114,7 +114,7 @@ class Consumer:
         filter_subject: str,
         handler: BatchHandler,
         batch: int = 64,
-        ack_wait: float = 60.0,
+        ack_wait: float = 15.0,
         max_ack_pending: int = 2000,
         max_deliver: int = -1,
         fetch_timeout: float = 1.0,
@@ -154,6 +154,17 @@ class Consumer:
             self.filter_subject, durable=self.durable, stream=self.stream, config=config
         )
 
+    async def _keep_alive(self, deliveries: list[Delivery]) -> None:
+        """Tell JetStream the messages are still being worked on, so a short ack wait is safe.
+
+        A consumer that dies stops doing this, and its messages come back after ``ack_wait``.
+        """
+        while True:
+            await asyncio.sleep(self.ack_wait / 3)
+            for d in deliveries:
+                if not d.settled:
+                    await _touch(d)
+
     async def _run(self) -> None:
         sub = None
         while not self._stopping.is_set():
@@ -162,7 +173,7 @@ class Consumer:
                     await self.bus.wait_connected()
                     sub = await self._subscribe()
                 msgs = await sub.fetch(self.batch, timeout=self.fetch_timeout)
-            except (nats.errors.TimeoutError, asyncio.TimeoutError):
+            except (TimeoutError, nats.errors.TimeoutError):
                 continue
             except (nats.errors.Error, nats.js.errors.Error, OSError) as exc:
                 log.warning("consumer %s: %s; retrying", self.durable, exc)
@@ -170,19 +181,32 @@ class Consumer:
                 await asyncio.sleep(0.5)
                 continue
             deliveries = [Delivery(m) for m in msgs]
+            keeper = asyncio.create_task(self._keep_alive(deliveries))
             try:
                 await self.handler(deliveries)
             except Exception:  # the handler failed: nothing is lost, the messages come back later
-                log.exception("consumer %s: handler failed on %d messages", self.durable, len(deliveries))
+                log.exception(
+                    "consumer %s: handler failed on %d messages", self.durable, len(deliveries)
+                )
                 for d in deliveries:
                     await _settle_quietly(d.nak(backoff(d.num_delivered)))
-            else:
-                unsettled = [d for d in deliveries if not d.settled]
-                if unsettled:
-                    log.error("consumer %s: handler left %d messages unsettled", self.durable, len(unsettled))
-                    for d in unsettled:
-                        await _settle_quietly(d.nak(1.0))
+            finally:
+                keeper.cancel()
+            unsettled = [d for d in deliveries if not d.settled]
+            if unsettled:
+                log.error(
+                    "consumer %s: handler left %d messages unsettled", self.durable, len(unsettled)
+                )
+                for d in unsettled:
+                    await _settle_quietly(d.nak(1.0))
             self.processed += len(deliveries)
+
+
+async def _touch(d: Delivery) -> None:
+    try:
+        await d.in_progress()
+    except (nats.errors.Error, OSError):
+        pass
 
 
 async def _settle_quietly(coro: Awaitable[None]) -> None:
@@ -246,7 +270,7 @@ class Bus:
                     reconnected_cb=self._on_reconnect,
                 )
                 break
-            except (nats.errors.Error, OSError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, nats.errors.Error, OSError) as exc:
                 log.warning("NATS not reachable at %s (%s); retrying", s.nats_url, exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 3.0)
@@ -294,8 +318,10 @@ class Bus:
         if not self.is_connected:
             raise BusUnavailable("the message bus is not connected; try again shortly")
         try:
-            return await self.js.publish(subject, data, timeout=timeout, headers=self._headers(msg_id, headers))
-        except (nats.errors.Error, nats.js.errors.Error, asyncio.TimeoutError, OSError) as exc:
+            return await self.js.publish(
+                subject, data, timeout=timeout, headers=self._headers(msg_id, headers)
+            )
+        except (TimeoutError, nats.errors.Error, nats.js.errors.Error, OSError) as exc:
             raise BusUnavailable(f"JetStream did not acknowledge the message: {exc}") from exc
 
     async def publish_many(
@@ -310,11 +336,13 @@ class Bus:
             raise BusUnavailable("the message bus is not connected; try again shortly")
         try:
             futures = [
-                await self.js.publish_async(subj, data, headers=self._headers(mid, headers), wait_stall=timeout)
+                await self.js.publish_async(
+                    subj, data, headers=self._headers(mid, headers), wait_stall=timeout
+                )
                 for subj, data, mid in items
             ]
             return list(await asyncio.wait_for(asyncio.gather(*futures), timeout=timeout))
-        except (nats.errors.Error, nats.js.errors.Error, asyncio.TimeoutError, OSError) as exc:
+        except (TimeoutError, nats.errors.Error, nats.js.errors.Error, OSError) as exc:
             raise BusUnavailable(f"JetStream did not acknowledge every message: {exc}") from exc
 
     def consumer(self, **kwargs: Any) -> Consumer:
@@ -332,13 +360,17 @@ class Bus:
             raise BusUnavailable("not connected")
         await self.js.account_info()
 
+    async def stop_consumers(self) -> None:
+        """Stop every consumer after the batch it holds."""
+        await asyncio.gather(*(c.stop() for c in self._consumers))
+
     async def close(self) -> None:
         """Stop consumers after their current batch, then drain the connection."""
-        await asyncio.gather(*(c.stop() for c in self._consumers))
+        await self.stop_consumers()
         if self._connect_task is not None and not self._connect_task.done():
             self._connect_task.cancel()
         if self.nc is not None and not self.nc.is_closed:
             try:
                 await self.nc.drain()
-            except (nats.errors.Error, OSError, asyncio.TimeoutError):
+            except (TimeoutError, nats.errors.Error, OSError):
                 await self.nc.close()
