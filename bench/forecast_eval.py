@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+
 from egsu.forecast.backtest import backtest
 from egsu.forecast.features import HolidayCalendar
 from egsu.forecast.forecasters import Context, GradientBoosting, SeasonalNaive, Statistical

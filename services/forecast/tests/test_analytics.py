@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+
 from egsu.forecast import analytics
 from egsu.forecast.backtest import ResidualQuantiles
 from egsu.forecast.features import HolidayCalendar

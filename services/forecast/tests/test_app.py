@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+
 from egsu.forecast.app import create_app
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+
 from egsu.forecast.backtest import ResidualQuantiles, backtest
 from egsu.forecast.errors import ForecastInputError
 from egsu.forecast.features import HolidayCalendar

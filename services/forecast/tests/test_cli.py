@@ -7,9 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from typer.testing import CliRunner
+
 from egsu.cli.main import app as egsu
 from egsu.forecast.synthetic import synthetic_panel, to_csv_frame
-from typer.testing import CliRunner
 
 runner = CliRunner()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from egsu.forecast.hierarchy import Hierarchy, choose_method, reconcile, reconcile_quantiles
 
 PARENTS = {

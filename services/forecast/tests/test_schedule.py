@@ -6,6 +6,7 @@ from datetime import time
 
 import numpy as np
 import pandas as pd
+
 from egsu.forecast.features import HolidayCalendar, build_features
 from egsu.forecast.schedule import Schedule
 from egsu.forecast.series import Panel

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+
 from egsu.forecast.errors import ForecastInputError
 from egsu.forecast.series import parse_duration, read_csv
 

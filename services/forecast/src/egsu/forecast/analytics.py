@@ -10,10 +10,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from scipy import stats
+
 from egsu.forecast.forecasters import Context, Forecaster, temperature_column
 from egsu.forecast.schedule import Window
 from egsu.forecast.series import DAY, WEEK
-from scipy import stats
 
 # --------------------------------------------------------------------------- decomposition
 

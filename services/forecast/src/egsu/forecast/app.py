@@ -6,11 +6,12 @@ is complete; the service's API over the historian's series comes with the measur
 
 from __future__ import annotations
 
+from fastapi import FastAPI
+
 from egsu.core.service import create_service_app
 from egsu.core.settings import get_settings
 from egsu.forecast.config import ForecastSettings
 from egsu.runtime import service_lifespan
-from fastapi import FastAPI
 
 
 def create_app() -> FastAPI:

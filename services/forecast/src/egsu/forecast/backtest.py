@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
 from egsu.forecast import metrics
 from egsu.forecast.errors import ForecastInputError
 from egsu.forecast.features import HolidayCalendar

@@ -110,13 +110,14 @@ def _run(
     models: str,
     err: Console,
 ):  # type: ignore[no-untyped-def]
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
     from egsu.forecast.backtest import backtest as run_backtest
     from egsu.forecast.errors import ForecastInputError
     from egsu.forecast.features import HolidayCalendar
     from egsu.forecast.forecasters import GradientBoosting, SeasonalNaive, Statistical
     from egsu.forecast.schedule import Schedule
     from egsu.forecast.series import DAY, parse_duration, read_csv
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     step = parse_duration(freq, "--freq") if freq else None
     if day_ahead:

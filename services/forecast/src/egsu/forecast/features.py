@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import holidays
 import numpy as np
 import pandas as pd
+
 from egsu.forecast.errors import ForecastInputError
 from egsu.forecast.series import DAY, WEEK, Panel
 

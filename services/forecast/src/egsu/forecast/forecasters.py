@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
+
 from egsu.forecast.features import (
     FeatureMatrix,
     HolidayCalendar,
@@ -27,6 +28,8 @@ from egsu.forecast.schedule import Schedule, Window
 from egsu.forecast.series import DAY, WEEK, Panel
 
 log = logging.getLogger("egsu.forecast")
+
+Rows = tuple[np.ndarray, np.ndarray]  # (series index, step index) of each row
 
 
 @dataclass
@@ -168,14 +171,14 @@ class TemperatureResponse:
     low: float = -np.inf
     high: float = np.inf
 
-    def design(self, context: Context, cols: np.ndarray) -> np.ndarray:
-        """The regressors of steps ``cols`` of every series, rows series-major."""
-        heating = context.degree_days(self.column, self.heating_base, heating=True)[:, cols]
-        cooling = context.degree_days(self.column, self.cooling_base, heating=False)[:, cols]
-        return _design(heating.reshape(-1), cooling.reshape(-1))
+    def design(self, context: Context, rows: Rows) -> np.ndarray:
+        """The regressors of the given (series, step) rows."""
+        heating = context.degree_days(self.column, self.heating_base, heating=True)[rows]
+        cooling = context.degree_days(self.column, self.cooling_base, heating=False)[rows]
+        return _design(heating, cooling)
 
-    def predict(self, context: Context, cols: np.ndarray) -> np.ndarray:
-        return self.design(context, cols) @ self.coefficients
+    def predict(self, context: Context, rows: Rows) -> np.ndarray:
+        return self.design(context, rows) @ self.coefficients
 
     def outside(self, context: Context, window: Window) -> bool:
         """Whether the window's unknown temperatures leave the range seen in training."""
@@ -191,13 +194,13 @@ class TemperatureResponse:
         )
 
     @classmethod
-    def fit(cls, context: Context, column: str, cols: np.ndarray, target: np.ndarray):  # type: ignore[no-untyped-def]
-        """The degree-day bases and coefficients that fit ``target`` (rows of ``cols``) best."""
+    def fit(cls, context: Context, column: str, rows: Rows, target: np.ndarray):  # type: ignore[no-untyped-def]
+        """The degree-day bases and coefficients that fit ``target`` (of ``rows``) best."""
         best: tuple[float, TemperatureResponse] | None = None
         for h_base in HEATING_BASES:
-            heating = context.degree_days(column, h_base, heating=True)[:, cols].reshape(-1)
+            heating = context.degree_days(column, h_base, heating=True)[rows]
             for c_base in COOLING_BASES:
-                cooling = context.degree_days(column, c_base, heating=False)[:, cols].reshape(-1)
+                cooling = context.degree_days(column, c_base, heating=False)[rows]
                 x = _design(heating, cooling)
                 keep = np.isfinite(target) & np.isfinite(x).all(axis=1)
                 if keep.sum() < 20:
@@ -210,7 +213,7 @@ class TemperatureResponse:
                     best = (sse, cls(column, h_base, c_base, coefficients))
         if best is None:
             return None
-        seen = context.panel.exog[column][:, cols]
+        seen = context.panel.exog[column][rows]
         seen = seen[np.isfinite(seen)]
         best[1].low, best[1].high = float(seen.min()), float(seen.max())
         return best[1]
@@ -264,19 +267,17 @@ class GradientBoosting(Forecaster):
         import lightgbm as lgb
 
         features = context.features
-        cols = np.arange(cut)
-        x, _, y = features.rows(cols)
+        rows: Rows = np.nonzero(np.isfinite(features.target[:, :cut]))
+        if len(rows[0]) > self.max_rows:
+            # A global model over many series learns as well from a uniform sample of its rows.
+            rng = np.random.default_rng(self.seed)
+            chosen = np.sort(rng.choice(len(rows[0]), self.max_rows, replace=False))
+            rows = (rows[0][chosen], rows[1][chosen])
+        x, y = features.x[rows], features.target[rows]
         self.response = None
         column = temperature_column(context.panel) if self.extrapolate_temperature else None
         if column is not None:
-            self.response = TemperatureResponse.fit(context, column, cols, y)
-        keep = np.isfinite(y)
-        x, y = x[keep], y[keep]
-        if len(y) > self.max_rows:
-            # A global model over many series learns as well from a uniform sample of its rows.
-            rng = np.random.default_rng(self.seed)
-            chosen = np.sort(rng.choice(len(y), self.max_rows, replace=False))
-            x, y = x[chosen], y[chosen]
+            self.response = TemperatureResponse.fit(context, column, rows, y)
         if len(y) < 50:
             self.booster = None
             return
@@ -298,13 +299,20 @@ class GradientBoosting(Forecaster):
         if response is not None and response.outside(context, window):
             inside = response.clipped(context)
             x, _, _ = inside.features.rows(window.targets)
-            beyond = response.predict(context, window.targets)
-            ratio = self.booster.predict(x) + beyond - response.predict(inside, window.targets)
+            rows = _window_rows(context, window)
+            beyond = response.predict(context, rows) - response.predict(inside, rows)
+            ratio = self.booster.predict(x) + beyond
         else:
             x, _, _ = context.features.rows(window.targets)
             ratio = self.booster.predict(x)
         shape = (context.panel.n_series, len(window.targets))
         return ratio.reshape(shape) * context.level(window)
+
+
+def _window_rows(context: Context, window: Window) -> Rows:
+    """The (series, step) rows of a window, series-major like ``FeatureMatrix.rows``."""
+    n, h = context.panel.n_series, len(window.targets)
+    return np.repeat(np.arange(n), h), np.tile(window.targets, n)
 
 
 def _last_known(history: np.ndarray) -> np.ndarray:

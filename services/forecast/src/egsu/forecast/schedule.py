@@ -17,6 +17,7 @@ from datetime import time
 
 import numpy as np
 import pandas as pd
+
 from egsu.forecast.series import DAY, format_duration
 
 ZERO = pd.Timedelta(0)

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import pandas as pd
+
 from egsu.forecast.errors import ForecastInputError
 
 MIN_STEP = pd.Timedelta(minutes=15)

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy import signal
+
 from egsu.forecast.features import HolidayCalendar
 from egsu.forecast.series import Panel
-from scipy import signal
 
 
 def synthetic_panel(
