@@ -9,7 +9,13 @@ import pytest
 from egsu.forecast.backtest import ResidualQuantiles, backtest
 from egsu.forecast.errors import ForecastInputError
 from egsu.forecast.features import HolidayCalendar
-from egsu.forecast.forecasters import Context, GradientBoosting, SeasonalNaive, Statistical
+from egsu.forecast.forecasters import (
+    Context,
+    GradientBoosting,
+    SeasonalNaive,
+    Statistical,
+    TemperatureResponse,
+)
 from egsu.forecast.schedule import Schedule
 from egsu.forecast.series import Panel
 from egsu.forecast.synthetic import synthetic_panel
@@ -85,3 +91,16 @@ def test_the_statistical_model_follows_a_weekly_pattern() -> None:
     forecast = Statistical().predict(context, window)
     actual = panel.load[:, window.targets]
     assert np.mean(np.abs(forecast - actual) / actual) < 0.15
+
+
+def test_a_window_rebuilt_from_its_recent_weeks_keeps_its_features() -> None:
+    panel = synthetic_panel(days=70, step="1h", seed=12)
+    schedule = Schedule.day_ahead()
+    context = Context(panel, schedule, HolidayCalendar("KZ"))
+    window = schedule.windows(panel.index)[-1]
+    unbounded = TemperatureResponse("temperature", 15.0, 22.0, np.zeros(3))
+    inside, local = unbounded.clipped(context, window)
+    assert inside.panel.n_steps < panel.n_steps
+    np.testing.assert_array_equal(
+        context.features.rows(window.targets)[0], inside.features.rows(local.targets)[0]
+    )

@@ -186,12 +186,21 @@ class TemperatureResponse:
         future = future[np.isfinite(future)]
         return bool(future.size and (future.min() < self.low or future.max() > self.high))
 
-    def clipped(self, context: Context) -> Context:
-        """The same context with temperatures held inside the training range."""
-        values = np.clip(context.panel.exog[self.column], self.low, self.high)
-        return Context(
-            context.panel.with_exog(**{self.column: values}), context.schedule, context.calendar
+    def clipped(self, context: Context, window: Window) -> tuple[Context, Window]:
+        """The window in a context whose temperatures stay inside the training range.
+
+        Only the weeks the window's features reach back to are rebuilt, not the whole history.
+        """
+        start = max(0, window.cut - 6 * context.week)
+        stop = int(window.targets[-1]) + 1
+        panel = context.panel
+        exog = {k: v[:, start:stop] for k, v in panel.exog.items()}
+        exog[self.column] = np.clip(exog[self.column], self.low, self.high)
+        sliced = Panel(
+            index=panel.index[start:stop], load=panel.load[:, start:stop], exog=exog, ids=panel.ids
         )
+        local = Window(origin=window.origin, cut=window.cut - start, targets=window.targets - start)
+        return Context(sliced, context.schedule, context.calendar), local
 
     @classmethod
     def fit(cls, context: Context, column: str, rows: Rows, target: np.ndarray):  # type: ignore[no-untyped-def]
@@ -297,10 +306,11 @@ class GradientBoosting(Forecaster):
             return SeasonalNaive().predict(context, window)
         response = self.response
         if response is not None and response.outside(context, window):
-            inside = response.clipped(context)
-            x, _, _ = inside.features.rows(window.targets)
-            rows = _window_rows(context, window)
-            beyond = response.predict(context, rows) - response.predict(inside, rows)
+            inside, local = response.clipped(context, window)
+            x, _, _ = inside.features.rows(local.targets)
+            beyond = response.predict(context, _window_rows(context, window)) - response.predict(
+                inside, _window_rows(inside, local)
+            )
             ratio = self.booster.predict(x) + beyond
         else:
             x, _, _ = context.features.rows(window.targets)
