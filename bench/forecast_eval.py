@@ -2,8 +2,8 @@
 
 1. Victoria (../shared/data): day-ahead back-test over the last year of the data (2014), issued at
    noon the day before, one origin per day; MAPE, pinball loss and P10–P90 coverage per model next
-   to seasonal-naive. Variants show the same pipeline, untouched, on other shapes of the series:
-   without temperature, at hourly and at daily resolution.
+   to seasonal-naive. Variants run the same pipeline, untouched, on other shapes of the series:
+   without temperature, and averaged to daily resolution.
 2. Speed: training and scoring time of the global LightGBM model on synthetic series of realistic
    shape (hourly, 8 weeks each), and of the per-series MSTL model.
 
@@ -145,12 +145,6 @@ def main() -> None:
         accuracy(
             "Victoria 2014, half-hourly, without temperature",
             victoria(weather=False),
-            [SeasonalNaive(), GradientBoosting()],
-            args.refit_every,
-        )
-        accuracy(
-            "Victoria 2014, hourly (averaged), with temperature",
-            victoria(freq="1h"),
             [SeasonalNaive(), GradientBoosting()],
             args.refit_every,
         )
