@@ -107,3 +107,15 @@ def test_durations_read_like_people_write_them() -> None:
     assert parse_duration("1d", "--horizon") == pd.Timedelta(days=1)
     with pytest.raises(ForecastInputError, match="--horizon: cannot read 'soon'"):
         parse_duration("soon", "--horizon")
+
+
+def test_daily_steps_are_local_calendar_days_across_a_clock_change(tmp_path: Path) -> None:
+    days = pd.date_range("2014-03-20", "2014-04-20", freq="D", tz="Australia/Melbourne")
+    text = "timestamp,load\n" + "".join(
+        f"{d.tz_convert('UTC'):%Y-%m-%dT%H:%M:%SZ},{i}\n" for i, d in enumerate(days)
+    )
+    panel = read_csv(write(tmp_path, text), tz="Australia/Melbourne")
+    assert panel.n_steps == len(days)
+    assert not np.isnan(panel.load).any()
+    assert (panel.index == panel.index.normalize()).all()
+    assert panel.step == pd.Timedelta(days=1)

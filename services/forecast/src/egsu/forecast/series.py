@@ -277,12 +277,14 @@ def _regularise(
     if duplicated and step == data_step:
         notes.append(f"{duplicated} repeated timestamps were averaged")
     grouped = frame.groupby(floored).mean()
-    full = pd.date_range(grouped.index[0], grouped.index[-1], freq=step)
+    # Whole days are calendar days: 23 or 25 hours long where the clocks change.
+    grid = "D" if step == DAY else step
+    full = pd.date_range(grouped.index[0], grouped.index[-1], freq=grid)
     regular = grouped.reindex(full)
     gaps = int(regular["load"].isna().sum())
     if gaps:
         notes.append(f"{gaps} of {len(regular)} steps have no load value (gaps)")
-    index = pd.DatetimeIndex(regular.index, freq=step)
+    index = pd.DatetimeIndex(regular.index, freq=grid)
     return Panel(
         index=index,
         load=regular["load"].to_numpy(dtype=np.float64)[None, :],
