@@ -114,7 +114,7 @@ class BacktestResult:
             "baseline": self.baseline,
             "selected": self.selected,
             "horizon": format_duration(self.schedule.horizon),
-            "lead": format_duration(self.schedule.lead),
+            "lead": None if self.schedule.issue_time else format_duration(self.schedule.lead),
             "issue_time": (
                 self.schedule.issue_time.strftime("%H:%M") if self.schedule.issue_time else None
             ),
