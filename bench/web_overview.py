@@ -131,7 +131,7 @@ def main() -> None:
             f"registered {n_points} points in {t1 - t0:.1f} s; {readings} readings stored in {t2 - t1:.1f} s"
         )
         c = login(f"http://localhost:{stack.port}", "ministry")
-        server, wall = [], []
+        server, wall, first = [], [], []
         for i in range(args.requests + 2):
             s = time.perf_counter()
             r = c.get("/")
@@ -141,6 +141,8 @@ def main() -> None:
             if i >= 2:  # the first requests warm the caches (keys, connections)
                 server.append(dur)
                 wall.append(w)
+            else:
+                first.append(dur)
         server.sort()
         wall.sort()
         print(
@@ -148,9 +150,25 @@ def main() -> None:
             f"{statistics.median(server):.0f} ms, p95 {server[int(len(server) * 0.95) - 1]:.0f} ms, "
             f"max {server[-1]:.0f} ms; through the gateway p50 {statistics.median(wall):.0f} ms"
         )
+        print(f"the first two overviews after login: {', '.join(f'{d:.0f} ms' for d in first)}")
+        others = {}
+        for path in ("/regions/550000000", "/registry", f"/points/{subjects[0][2][0]}"):
+            ds = []
+            for _ in range(5):
+                r = c.get(path)
+                assert r.status_code == 200, (path, r.status_code)
+                ds.append(float(r.headers["server-timing"].split("dur=")[1]))
+            others[path.split("/")[1]] = statistics.median(ds)
+        print(
+            "other pages, server time p50: "
+            + ", ".join(f"{k} {v:.0f} ms" for k, v in others.items())
+        )
         c.close()
         if args.keep:
-            print(f"the System stays up at http://localhost:{stack.port}/ (Ctrl-C stops it)", flush=True)
+            print(
+                f"the System stays up at http://localhost:{stack.port}/ (Ctrl-C stops it)",
+                flush=True,
+            )
             while True:
                 time.sleep(3600)
     finally:
