@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated
 
+import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
@@ -49,13 +50,19 @@ async def stream(request: Request, ctx: Annotated[Ctx, screen("alarms")]) -> Res
     """The monitoring service's alarm events, passed on to the browser as they come."""
     token = await ctx.api.token()
     http = request.app.state.http
+    headers = {"Accept": "text/event-stream", "Authorization": f"Bearer {token}"}
+    if request.headers.get("last-event-id"):
+        headers["Last-Event-ID"] = request.headers["last-event-id"]
+    params = {
+        k: v for k, v in request.query_params.items() if k in ("severity", "region_kato") and v
+    }
     req = http.build_request(
-        "GET",
-        f"{MON}/alarms/stream",
-        headers={"Accept": "text/event-stream", "Authorization": f"Bearer {token}"},
-        timeout=None,
+        "GET", f"{MON}/alarms/stream", headers=headers, params=params, timeout=None
     )
-    resp = await http.send(req, stream=True)
+    try:
+        resp = await http.send(req, stream=True)
+    except httpx.HTTPError:
+        return Response("event: unavailable\ndata: {}\n\n", media_type="text/event-stream")
     if resp.status_code != 200:
         await resp.aclose()
         return Response("event: unavailable\ndata: {}\n\n", media_type="text/event-stream")

@@ -98,11 +98,16 @@ async def create(request: Request, ctx: Annotated[Ctx, screen("corrections")]) -
 
 @router.get("/corrections/{cid}")
 async def correction(cid: str, ctx: Annotated[Ctx, screen("corrections")]) -> Response:
-    res = await ctx.api.many(item=ctx.api.get(f"{C}/{cid}"))
+    res = await ctx.api.many(item=ctx.api.get(f"{C}/{cid}"), reasons=ctx.api.get(f"{C}/reasons"))
     if res["item"].state == "not_found":
         raise PageNotFound()
     return ctx.render(
-        "correction.html", title=ctx._("Correction"), res=res, cid=cid, section="corrections"
+        "correction.html",
+        title=ctx._("Correction"),
+        res=res,
+        cid=cid,
+        reasons={r["code"]: r for r in res["reasons"].items},
+        section="corrections",
     )
 
 

@@ -35,7 +35,9 @@
     es.onerror = function () { badge.classList.add("off"); };
     es.onopen = function () { badge.classList.remove("off"); };
     es.onmessage = handle;
-    ["alarm", "raised", "acknowledged", "cleared", "closed", "updated"].forEach(function (t) {
+    es.addEventListener("ready", function () { badge.classList.remove("off"); });
+    ["raised", "reopened", "acknowledged", "cleared", "closed", "shelved", "unshelved",
+     "escalated", "flapping"].forEach(function (t) {
       es.addEventListener(t, handle);
     });
     function handle(ev) {
