@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -203,5 +204,50 @@ def test_ministry_orders_a_report_and_downloads_it(stack: Stack) -> None:
         assert got.status_code == 200
         assert "attachment" in got.headers["content-disposition"]
         assert len(got.content) > 0
+    finally:
+        c.close()
+
+
+async def test_an_expired_access_token_is_renewed_with_the_refresh_token(stack: Stack) -> None:
+    import json
+
+    import nats
+
+    c = login(stack, "operator")
+    try:
+        sid = c.cookies["egsu_console"]
+        nc = await nats.connect(os.environ["EGSU_NATS_URL"])
+        try:
+            kv = await nc.jetstream().key_value("egsu-web-sessions")
+            entry = await kv.get(f"s.{sid}")
+            session = json.loads(entry.value)
+            old_token = session["access_token"]
+            session["expires_at"] = 0  # as if five minutes had passed
+            await kv.put(f"s.{sid}", json.dumps(session).encode())
+            r = c.get("/registry")
+            assert r.status_code == 200, r.text[-300:]
+            renewed = json.loads((await kv.get(f"s.{sid}")).value)
+            assert renewed["access_token"] != old_token
+            assert renewed["expires_at"] > session["expires_at"]
+        finally:
+            await nc.close()
+    finally:
+        c.close()
+
+
+def test_logout_ends_the_console_and_the_realm_session(stack: Stack) -> None:
+    import re
+
+    c = login(stack, "government")
+    try:
+        page = c.get("/")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)[1]
+        r = c.post("/logout", data={"csrf": csrf})
+        assert r.status_code == 303
+        r = c.get(r.headers["location"])  # the realm's end-session endpoint
+        assert r.status_code in (302, 303) and "/open" in r.headers["location"]
+        assert c.get("/").status_code == 303  # signed out of the console
+        again = c.get(c.get("/login").headers["location"])
+        assert again.status_code == 200 and 'name="username"' in again.text  # and of the realm
     finally:
         c.close()
