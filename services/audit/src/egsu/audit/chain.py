@@ -1,0 +1,107 @@
+"""What one journal entry is, and the hash that chains it to the one before.
+
+An entry's hash is ``SHA-256(prev_hash || content)``. ``content`` encodes the stored columns in a
+fixed order, each as ``<UTF-8 byte length>:<text>`` (or ``~`` for NULL); timestamps are written as
+``YYYY-MM-DDTHH:MM:SS.ffffffZ`` in UTC and JSON values (actor roles, before, after, details) are
+stored as the canonical JSON text that is hashed. The same encoding is written in SQL
+(``CONTENT_SQL``) so PostgreSQL can re-compute a million hashes without shipping rows to Python;
+a test holds the two to the same result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from egsu.contracts.audit import AuditEvent
+
+GENESIS = bytes(32)  # prev_hash of the very first entry
+
+# Every column of ``audit.entry``, in the order the hash covers them (then prev_hash and hash).
+HASHED = (
+    "seq", "recorded_at", "event_id", "occurred_at", "kind", "service", "action", "outcome",
+    "actor_user_id", "actor_username", "actor_role", "actor_roles", "subject_bin", "client_id",
+    "object_type", "object_id", "request_id", "source_ip", "before", "after", "details",
+)
+COLUMNS = (*HASHED, "prev_hash", "hash")
+_TIMES = frozenset({"recorded_at", "occurred_at"})
+_TS_SQL = """to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
+
+
+def _sql_field(col: str, alias: str) -> str:
+    if col == "seq":
+        v = f"{alias}.seq::text"
+    elif col in _TIMES:
+        v = _TS_SQL.format(f"{alias}.{col}")
+    else:
+        v = f"{alias}.{col}"
+    return f"COALESCE(octet_length({v})::text || ':' || {v}, '~')"
+
+
+def content_sql(alias: str = "e") -> str:
+    """The SQL expression of an entry's hashed content (text) for rows of ``alias``."""
+    return " || ".join(_sql_field(c, alias) for c in HASHED)
+
+
+def hash_sql(alias: str = "e") -> str:
+    """The SQL expression that re-computes an entry's hash."""
+    return f"sha256({alias}.prev_hash || convert_to({content_sql(alias)}, 'UTF8'))"
+
+
+def ts(dt: datetime) -> str:
+    """A timestamp as the chain writes it: UTC, microseconds, ``Z``."""
+    return dt.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+
+
+def clean(s: str) -> str:
+    """Text PostgreSQL can store as it is: valid UTF-8 and no NUL characters."""
+    if not s.isascii():
+        s = s.encode("utf-8", "replace").decode("utf-8")
+    return s.replace("\x00", "\ufffd") if "\x00" in s else s
+
+
+def canonical_json(value: Any) -> str | None:
+    """The one JSON text of a value that the journal stores and hashes (None stays NULL)."""
+    if value is None:
+        return None
+    return clean(json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str))
+
+
+def _opt(s: str | None) -> str | None:
+    return None if s is None else clean(s)
+
+
+def fields_of(ev: AuditEvent) -> list[Any]:
+    """The stored values of an event, in ``HASHED`` order without seq and recorded_at."""
+    a, o = ev.actor, ev.object
+    return [
+        clean(ev.id), ev.time, clean(ev.kind), clean(ev.service), clean(ev.action), clean(ev.outcome),
+        _opt(a.user_id), _opt(a.username), _opt(a.role), canonical_json(sorted(a.roles)),
+        _opt(a.subject_bin), _opt(a.client_id), _opt(o.type), _opt(o.id), _opt(ev.request_id),
+        _opt(ev.source_ip), canonical_json(ev.before), canonical_json(ev.after),
+        canonical_json(ev.details or {}),
+    ]
+
+
+def content(values: Sequence[Any]) -> bytes:
+    """The hashed content of an entry given its values in ``HASHED`` order."""
+    out = []
+    for v in values:
+        if v is None:
+            out.append("~")
+            continue
+        if isinstance(v, datetime):
+            v = ts(v)
+        elif isinstance(v, int):
+            v = str(v)
+        n = len(v) if v.isascii() else len(v.encode("utf-8"))
+        out.append(f"{n}:{v}")
+    return "".join(out).encode("utf-8")
+
+
+def entry_hash(prev_hash: bytes, values: Sequence[Any]) -> bytes:
+    """SHA-256 of the previous entry's hash and this entry's content."""
+    return hashlib.sha256(prev_hash + content(values)).digest()
