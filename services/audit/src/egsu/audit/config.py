@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
-
 from egsu.core.settings import Settings
+from pydantic import Field
 
 MIN_RETENTION_MONTHS = 12  # §69 of the Rules: journals are kept at least 12 months
 

@@ -15,13 +15,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import asyncpg
-from pydantic import ValidationError
-
 from egsu.audit.chain import COLUMNS, entry_hash, fields_of
 from egsu.audit.records import month_of, next_month
 from egsu.bus import Delivery
 from egsu.contracts.audit import AuditEvent
 from egsu.core.time import utcnow
+from pydantic import ValidationError
 
 log = logging.getLogger("egsu.audit.journal")
 

@@ -13,14 +13,12 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import asyncpg
-
 from egsu.audit import merkle
 from egsu.audit.chain import GENESIS, hash_sql
 from egsu.audit.records import BUCKET, checkpoint_key
 from egsu.audit.signing import Keyring
 from egsu.core.errors import EgsuError
 from egsu.storage import ObjectStore
-
 
 # What each failure means, in the System's three languages.
 REASONS: dict[str, dict[str, str]] = {
