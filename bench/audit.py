@@ -24,8 +24,6 @@ import uuid
 from pathlib import Path
 
 import asyncpg
-from sqlalchemy.engine import make_url
-
 from egsu.audit.checkpoints import Checkpointer
 from egsu.audit.config import AuditSettings
 from egsu.audit.journal import Journal
@@ -38,23 +36,50 @@ from egsu.core.time import utcnow
 from egsu.db.migrations import upgrade
 from egsu.infra import Infra
 from egsu.storage import ObjectStore
+from sqlalchemy.engine import make_url
 
-MIGRATIONS = Path(__file__).parents[1] / "services" / "audit" / "src" / "egsu" / "audit" / "migrations"
+MIGRATIONS = (
+    Path(__file__).parents[1] / "services" / "audit" / "src" / "egsu" / "audit" / "migrations"
+)
 
 
 def access_events(n: int) -> list[bytes]:
     """Gateway access events as they travel on NATS."""
-    users = [Actor(user_id=str(uuid.uuid4()), username=f"subject-{i:012d}", role="subject", roles=["subject"],
-                   subject_bin=f"{i:012d}", client_id="egsu-web") for i in range(200)]
+    users = [
+        Actor(
+            user_id=str(uuid.uuid4()),
+            username=f"subject-{i:012d}",
+            role="subject",
+            roles=["subject"],
+            subject_bin=f"{i:012d}",
+            client_id="egsu-web",
+        )
+        for i in range(200)
+    ]
     out = []
     for i in range(n):
         path = f"/api/v1/measurements/points/{i % 5000}/readings"
-        out.append(AuditEvent(
-            time=utcnow(), kind="access", service="gateway", action="GET /api/v1/measurements/points/{id}/readings",
-            actor=users[i % len(users)], object=AuditObject(type="http", id=path), request_id=uuid.uuid4().hex,
-            source_ip=f"10.0.{i % 250}.{i % 200}",
-            details={"method": "GET", "path": path, "status": 200, "duration_ms": 12.5, "service": "measurements"},
-        ).model_dump_json().encode())
+        out.append(
+            AuditEvent(
+                time=utcnow(),
+                kind="access",
+                service="gateway",
+                action="GET /api/v1/measurements/points/{id}/readings",
+                actor=users[i % len(users)],
+                object=AuditObject(type="http", id=path),
+                request_id=uuid.uuid4().hex,
+                source_ip=f"10.0.{i % 250}.{i % 200}",
+                details={
+                    "method": "GET",
+                    "path": path,
+                    "status": 200,
+                    "duration_ms": 12.5,
+                    "service": "measurements",
+                },
+            )
+            .model_dump_json()
+            .encode()
+        )
     return out
 
 
@@ -90,21 +115,26 @@ async def bench(args: argparse.Namespace) -> None:
         # 1. append: decode + dedupe + chain + COPY, in batches
         started = time.perf_counter()
         for i in range(0, len(payloads), args.batch):
-            batch = [AuditEvent.model_validate_json(p) for p in payloads[i:i + args.batch]]
+            batch = [AuditEvent.model_validate_json(p) for p in payloads[i : i + args.batch]]
             await journal.append(batch)
         seconds = time.perf_counter() - started
-        print(f"append:      {args.events:>9,} events in {seconds:6.2f} s = {args.events / seconds:>9,.0f} events/s "
-              f"(batches of {args.batch})")
+        print(
+            f"append:      {args.events:>9,} events in {seconds:6.2f} s = "
+            f"{args.events / seconds:>9,.0f} events/s "
+            f"(batches of {args.batch})"
+        )
 
         # 2. end to end through JetStream (fresh event ids)
         bus = Bus(settings.model_copy(update={"nats_url": urls.nats_url}))
         await bus.connect(wait=True)
-        spec = StreamSpec("BENCHAUDIT", ("bench.audit.>",), "audit benchmark", max_msg_size=1024 * 1024)
+        spec = StreamSpec(
+            "BENCHAUDIT", ("bench.audit.>",), "audit benchmark", max_msg_size=1024 * 1024
+        )
         await bus.ensure_streams([spec])
         fresh = access_events(args.events)
         started = time.perf_counter()
         for i in range(0, len(fresh), 2000):
-            await bus.publish_many([("bench.audit.access", p, None) for p in fresh[i:i + 2000]])
+            await bus.publish_many([("bench.audit.access", p, None) for p in fresh[i : i + 2000]])
         published = time.perf_counter() - started
         done = asyncio.Event()
         count = 0
@@ -116,8 +146,16 @@ async def bench(args: argparse.Namespace) -> None:
             if count >= len(fresh):
                 done.set()
 
-        consumer = Consumer(bus, stream=spec.name, durable="bench", filter_subject="bench.audit.>", handler=handle,
-                            batch=args.batch, max_ack_pending=20_000, fetch_timeout=0.5)
+        consumer = Consumer(
+            bus,
+            stream=spec.name,
+            durable="bench",
+            filter_subject="bench.audit.>",
+            handler=handle,
+            batch=args.batch,
+            max_ack_pending=20_000,
+            fetch_timeout=0.5,
+        )
         started = time.perf_counter()
         consumer.start()
         await done.wait()
@@ -125,8 +163,11 @@ async def bench(args: argparse.Namespace) -> None:
         await consumer.stop()
         await bus.js.delete_stream(spec.name)
         await bus.close()
-        print(f"end to end:  {args.events:>9,} events in {seconds:6.2f} s = {args.events / seconds:>9,.0f} events/s "
-              f"(JetStream → journal → ack; publishing them took {published:.1f} s)")
+        print(
+            f"end to end:  {args.events:>9,} events in {seconds:6.2f} s = "
+            f"{args.events / seconds:>9,.0f} events/s "
+            f"(JetStream → journal → ack; publishing them took {published:.1f} s)"
+        )
 
         # 3. verify a million
         have = await conn.fetchval("SELECT seq FROM audit.chain_head")
@@ -135,17 +176,25 @@ async def bench(args: argparse.Namespace) -> None:
             n = min(len(payloads), args.verify_entries - have)
             filler = access_events(min(n, 50_000))
             for i in range(0, len(filler), 5000):
-                await journal.append([AuditEvent.model_validate_json(p) for p in filler[i:i + 5000]])
+                await journal.append(
+                    [AuditEvent.model_validate_json(p) for p in filler[i : i + 5000]]
+                )
             have = await conn.fetchval("SELECT seq FROM audit.chain_head")
         started = time.perf_counter()
         made = await Checkpointer(conn, store, key, max_entries=50_000).run(force=True)
-        print(f"checkpoints: {len(made)} made over {have:,} entries in {time.perf_counter() - started:.2f} s")
+        print(
+            f"checkpoints: {len(made)} made over {have:,} entries "
+            f"in {time.perf_counter() - started:.2f} s"
+        )
         await conn.execute("VACUUM ANALYZE audit.entry")
         started = time.perf_counter()
         report = await verify(conn, store, Keyring.of(key.public))
         seconds = time.perf_counter() - started
-        print(f"verify:      {report.entries:>9,} entries, {report.checkpoints} checkpoints in {seconds:6.2f} s "
-              f"— {report.status}")
+        print(
+            f"verify:      {report.entries:>9,} entries, {report.checkpoints} checkpoints "
+            f"in {seconds:6.2f} s "
+            f"— {report.status}"
+        )
     finally:
         await conn.close()
         await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')

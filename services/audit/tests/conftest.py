@@ -64,12 +64,23 @@ class Setup:
 
 def event(**kw: Any) -> AuditEvent:
     """An audit event as a service would emit it."""
-    actor = kw.pop("actor", None) or Actor(user_id="u-1", username="operator", role="operator", roles=["operator"])
-    obj = AuditObject(type=kw.pop("object_type", "http"), id=kw.pop("object_id", "/api/v1/registry/regions"))
-    base: dict[str, Any] = {"time": utcnow(), "kind": "access", "service": "gateway",
-                            "action": "GET /api/v1/registry/regions", "actor": actor, "object": obj,
-                            "request_id": uuid.uuid4().hex, "source_ip": "127.0.0.1",
-                            "details": {"status": 200, "duration_ms": 1.5}}
+    actor = kw.pop("actor", None) or Actor(
+        user_id="u-1", username="operator", role="operator", roles=["operator"]
+    )
+    obj = AuditObject(
+        type=kw.pop("object_type", "http"), id=kw.pop("object_id", "/api/v1/registry/regions")
+    )
+    base: dict[str, Any] = {
+        "time": utcnow(),
+        "kind": "access",
+        "service": "gateway",
+        "action": "GET /api/v1/registry/regions",
+        "actor": actor,
+        "object": obj,
+        "request_id": uuid.uuid4().hex,
+        "source_ip": "127.0.0.1",
+        "details": {"status": 200, "duration_ms": 1.5},
+    }
     return AuditEvent(**(base | kw))
 
 

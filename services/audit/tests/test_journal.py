@@ -26,27 +26,43 @@ async def test_events_are_chained_in_order_and_redelivery_writes_nothing_twice(
     r1 = await setup.journal.append(evs[:30])
     r2 = await setup.journal.append(evs[20:] + evs[:5])  # 15 redelivered, 20 new
     assert (r1.appended, r2.appended, r2.duplicates, r2.last_seq) == (30, 20, 15, 50)
-    rows = await setup.conn.fetch("SELECT seq, event_id, prev_hash, hash FROM audit.entry ORDER BY seq")
+    rows = await setup.conn.fetch(
+        "SELECT seq, event_id, prev_hash, hash FROM audit.entry ORDER BY seq"
+    )
     assert [r["event_id"] for r in rows] == [e.id for e in evs]
     assert all(rows[i]["prev_hash"] == rows[i - 1]["hash"] for i in range(1, 50))
     report = await verify(setup.conn, setup.store, setup.keyring)
     assert report.status == "ok" and report.entries == 50
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(text=st.text(), number=st.floats(allow_nan=False) | st.integers(), roles=st.lists(st.text(max_size=5)))
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    text=st.text(),
+    number=st.floats(allow_nan=False) | st.integers(),
+    roles=st.lists(st.text(max_size=5)),
+)
 async def test_postgresql_and_python_compute_the_same_hashes_for_any_content(
     setup: Setup, make_event: Callable[..., AuditEvent], text: str, number: float, roles: list[str]
 ) -> None:
-    ev = make_event(action=text or "x", object_id=text, source_ip=text[:40],
-                    actor=Actor(username=text, roles=roles, subject_bin=text[:12]),
-                    before={"v": number, text: [text]}, after={"v": None}, details={"emoji": "⚡ Қ " + text})
+    ev = make_event(
+        action=text or "x",
+        object_id=text,
+        source_ip=text[:40],
+        actor=Actor(username=text, roles=roles, subject_bin=text[:12]),
+        before={"v": number, text: [text]},
+        after={"v": None},
+        details={"emoji": "⚡ Қ " + text},
+    )
     await setup.journal.append([ev])
     report = await verify(setup.conn, setup.store, setup.keyring)
     assert report.status == "ok", report.failure
 
 
-async def test_an_updated_row_is_found_and_located(setup: Setup, make_event: Callable[..., AuditEvent]) -> None:
+async def test_an_updated_row_is_found_and_located(
+    setup: Setup, make_event: Callable[..., AuditEvent]
+) -> None:
     evs = [make_event() for _ in range(40)]
     await setup.journal.append(evs)
     await setup.checkpointer().run()
@@ -57,11 +73,17 @@ async def test_an_updated_row_is_found_and_located(setup: Setup, make_event: Cal
     report = await verify(setup.conn, setup.store, setup.keyring)
     assert report.status == "failed"
     assert report.failure is not None
-    assert (report.failure.seq, report.failure.reason, report.failure.entry_id) == (18, "hash_mismatch", victim.id)
+    assert (report.failure.seq, report.failure.reason, report.failure.entry_id) == (
+        18,
+        "hash_mismatch",
+        victim.id,
+    )
     assert "изменена" in report.failure.messages["ru"] and report.failure.messages["kk"]
 
 
-async def test_a_deleted_row_is_found_and_located(setup: Setup, make_event: Callable[..., AuditEvent]) -> None:
+async def test_a_deleted_row_is_found_and_located(
+    setup: Setup, make_event: Callable[..., AuditEvent]
+) -> None:
     evs = [make_event() for _ in range(40)]
     await setup.journal.append(evs)
     await setup.conn.execute("DELETE FROM audit.entry WHERE event_id = $1", evs[24].id)
@@ -84,14 +106,22 @@ async def test_a_rewritten_and_rehashed_chain_is_caught_by_the_signed_checkpoint
     # Someone with database access rewrites entry 10 and re-computes every hash after it.
     from egsu.audit.chain import hash_sql
 
-    await setup.conn.execute("UPDATE audit.entry SET outcome = 'success', action = 'nothing' WHERE seq = 10")
+    await setup.conn.execute(
+        "UPDATE audit.entry SET outcome = 'success', action = 'nothing' WHERE seq = 10"
+    )
     for seq in range(10, 31):
         await setup.conn.execute(
-            f"UPDATE audit.entry e SET hash = {hash_sql('e')} WHERE seq = $1", seq)
+            f"UPDATE audit.entry e SET hash = {hash_sql('e')} WHERE seq = $1", seq
+        )
         await setup.conn.execute(
-            "UPDATE audit.entry SET prev_hash = (SELECT hash FROM audit.entry WHERE seq = $1) WHERE seq = $2",
-            seq, seq + 1)
-    await setup.conn.execute("UPDATE audit.chain_head SET hash = (SELECT hash FROM audit.entry WHERE seq = 30)")
+            "UPDATE audit.entry SET prev_hash = (SELECT hash FROM audit.entry WHERE seq = $1) "
+            "WHERE seq = $2",
+            seq,
+            seq + 1,
+        )
+    await setup.conn.execute(
+        "UPDATE audit.chain_head SET hash = (SELECT hash FROM audit.entry WHERE seq = 30)"
+    )
     report = await verify(setup.conn, setup.store, setup.keyring)
     assert report.failure is not None
     assert (report.failure.reason, report.failure.checkpoint) == ("checkpoint_mismatch", 1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import json
 import os
@@ -11,14 +12,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
-from pydantic import ValidationError
-
 from egsu.audit.archive import Archiver, manifest_key, online_months, part_key, read_segment
 from egsu.audit.config import AuditSettings
 from egsu.audit.records import BUCKET, add_months, month_of
 from egsu.audit.verify import verify
 from egsu.contracts.audit import AuditEvent
 from egsu.core.time import utcnow
+from pydantic import ValidationError
 
 from .conftest import Setup
 
@@ -29,14 +29,19 @@ def test_retention_below_twelve_months_is_refused() -> None:
     assert AuditSettings(audit_retention_months=24).audit_retention_months == 24
 
 
-async def _journal_over_months(setup: Setup, make_event: Callable[..., AuditEvent]) -> tuple[list, list]:
+async def _journal_over_months(
+    setup: Setup, make_event: Callable[..., AuditEvent]
+) -> tuple[list, list]:
     """Entries recorded 15 and 14 months ago and now, each month checkpointed."""
     this = month_of(utcnow())
     old = [add_months(this, -15), add_months(this, -14)]
     events = []
     for m in old:
         setup.clock.at = datetime(m.year, m.month, 10, 12, tzinfo=UTC)
-        batch = [make_event(time=setup.clock.at, actor=None, object_id=f"/month/{m:%Y-%m}/{i}") for i in range(30)]
+        batch = [
+            make_event(time=setup.clock.at, actor=None, object_id=f"/month/{m:%Y-%m}/{i}")
+            for i in range(30)
+        ]
         await setup.journal.append(batch)
         await setup.checkpointer(max_entries=12).run()
         events.append(batch)
@@ -52,7 +57,9 @@ async def test_old_months_are_archived_verified_and_dropped_then_searchable(
 ) -> None:
     old, events = await _journal_over_months(setup, make_event)
     assert set(old) <= set(await online_months(setup.conn))
-    archiver = Archiver(setup.conn, setup.store, setup.key, setup.keyring, retention_months=12, part_entries=20)
+    archiver = Archiver(
+        setup.conn, setup.store, setup.key, setup.keyring, retention_months=12, part_entries=20
+    )
     done = await archiver.run()
     assert [r.month for r in done] == [f"{m:%Y-%m}" for m in old]
     assert all(r.status == "ok" and r.entries == 30 for r in done)
@@ -68,22 +75,44 @@ async def test_old_months_are_archived_verified_and_dropped_then_searchable(
     assert [p["entries"] for p in manifest["statement"]["parts"]] == [12, 18]
 
     # The archive is searchable with `egsu audit search --archive` and verified on the way.
-    env = {**os.environ, "EGSU_S3_BUCKET_PREFIX": setup.settings.s3_bucket_prefix,
-           "EGSU_VAR_DIR": str(setup.settings.var_dir)}
+    env = {
+        **os.environ,
+        "EGSU_S3_BUCKET_PREFIX": setup.settings.s3_bucket_prefix,
+        "EGSU_VAR_DIR": str(setup.settings.var_dir),
+    }
     (setup.settings.var_dir / "audit").mkdir(exist_ok=True)
-    (setup.settings.var_dir / "audit" / "signing-key.pem").write_bytes((setup.settings.var_dir / "key.pem").read_bytes())
+    (setup.settings.var_dir / "audit" / "signing-key.pem").write_bytes(
+        (setup.settings.var_dir / "key.pem").read_bytes()
+    )
     target = events[1][7]
-    run = subprocess.run(  # noqa: S603
-        [sys.executable, "-m", "egsu.cli.main", "audit", "search", "--archive", "--object", target.object.id],
-        capture_output=True, text=True, env=env, timeout=60,
+    run = await asyncio.to_thread(
+        subprocess.run,
+        [
+            sys.executable,
+            "-m",
+            "egsu.cli.main",
+            "audit",
+            "search",
+            "--archive",
+            "--object",
+            target.object.id,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
     )
     assert run.returncode == 0, run.stderr
     found = [json.loads(line) for line in run.stdout.splitlines()]
     assert [f["id"] for f in found] == [target.id]
     assert "30 entries verified" in run.stderr
-    run = subprocess.run(  # noqa: S603
+    run = await asyncio.to_thread(
+        subprocess.run,
         [sys.executable, "-m", "egsu.cli.main", "audit", "verify-archive"],
-        capture_output=True, text=True, env=env, timeout=60,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
     )
     assert run.returncode == 0 and run.stdout.count(": ok") == 2, run.stdout + run.stderr
 
@@ -95,9 +124,22 @@ async def test_old_months_are_archived_verified_and_dropped_then_searchable(
     lines[3] = json.dumps(rec).encode()
     await setup.store.put(BUCKET, key, gzip.compress(b"\n".join(lines) + b"\n"))
     assert (await read_segment(setup.store, setup.keyring, old[1])).status == "failed"
-    run = subprocess.run(  # noqa: S603
-        [sys.executable, "-m", "egsu.cli.main", "audit", "search", "--archive", "--object", target.object.id],
-        capture_output=True, text=True, env=env, timeout=60,
+    run = await asyncio.to_thread(
+        subprocess.run,
+        [
+            sys.executable,
+            "-m",
+            "egsu.cli.main",
+            "audit",
+            "search",
+            "--archive",
+            "--object",
+            target.object.id,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
     )
     assert run.returncode == 1 and run.stdout == "" and "FAILED verification" in run.stderr
 
@@ -106,7 +148,9 @@ async def test_a_month_whose_chain_does_not_verify_stays_online(
     setup: Setup, make_event: Callable[..., AuditEvent]
 ) -> None:
     old, events = await _journal_over_months(setup, make_event)
-    await setup.conn.execute("UPDATE audit.entry SET action = 'edited' WHERE event_id = $1", events[0][3].id)
+    await setup.conn.execute(
+        "UPDATE audit.entry SET action = 'edited' WHERE event_id = $1", events[0][3].id
+    )
     archiver = Archiver(setup.conn, setup.store, setup.key, setup.keyring, retention_months=12)
     assert await archiver.run() == []
     assert set(old) <= set(await online_months(setup.conn))

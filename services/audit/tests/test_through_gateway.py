@@ -17,7 +17,6 @@ import asyncpg
 import httpx
 import nats
 import pytest
-
 from egsu.infra import InfraUrls
 from egsu.testing.stack import Stack
 
@@ -60,8 +59,14 @@ def test_a_request_leaves_exactly_one_access_entry_with_its_actor_and_status(sta
     assert (e["actor"]["username"], e["actor"]["role"]) == ("operator", "operator")
     assert e["details"]["status"] == 200 and e["action"] == "GET /api/v1/registry/regions"
     assert e["object"] == {"type": "http", "id": "/api/v1/registry/regions"}
-    refused = wait_for(lambda: entries(stack, request_id=denied, kind="access"), lambda x: len(x) >= 1)
-    assert len(refused) == 1 and refused[0]["details"]["status"] == 403 and refused[0]["outcome"] == "denied"
+    refused = wait_for(
+        lambda: entries(stack, request_id=denied, kind="access"), lambda x: len(x) >= 1
+    )
+    assert (
+        len(refused) == 1
+        and refused[0]["details"]["status"] == 403
+        and refused[0]["outcome"] == "denied"
+    )
 
 
 def test_only_auditor_and_ministry_read_and_nobody_writes(stack: Stack) -> None:
@@ -83,10 +88,15 @@ def test_only_auditor_and_ministry_read_and_nobody_writes(stack: Stack) -> None:
 
 def test_bad_filters_are_problems_naming_the_field(stack: Stack) -> None:
     with stack.sync_client("auditor") as c:
-        for params, field in (({"from": "yesterday"}, "from"), ({"from": "2025-01-01T00:00:00"}, "from"),
-                              ({"kind": "gossip"}, "kind"), ({"cursor": "!!"}, "cursor"),
-                              ({"limit": 0}, "limit"), ({"bin": "12"}, "bin"),
-                              ({"from": "2025-02-01T00:00+05:00", "to": "2025-01-01T00:00+05:00"}, "to")):
+        for params, field in (
+            ({"from": "yesterday"}, "from"),
+            ({"from": "2025-01-01T00:00:00"}, "from"),
+            ({"kind": "gossip"}, "kind"),
+            ({"cursor": "!!"}, "cursor"),
+            ({"limit": 0}, "limit"),
+            ({"bin": "12"}, "bin"),
+            ({"from": "2025-02-01T00:00+05:00", "to": "2025-01-01T00:00+05:00"}, "to"),
+        ):
             r = c.get("/api/v1/audit/entries", params=params)
             assert r.status_code == 422, (params, r.text)
             assert r.headers["content-type"] == "application/problem+json"
@@ -107,13 +117,35 @@ def test_filters_cursor_pages_and_csv_export(stack: Stack) -> None:
             assert len(page["items"]) == size
             seen += page["items"]
             cursor = page["next_cursor"]
-        assert cursor is None or c.get("/api/v1/audit/entries", params={"actor": user, "cursor": cursor}).json()[
-            "items"] == []
+        assert (
+            cursor is None
+            or c.get("/api/v1/audit/entries", params={"actor": user, "cursor": cursor}).json()[
+                "items"
+            ]
+            == []
+        )
         assert [e["seq"] for e in seen] == sorted((e["seq"] for e in seen), reverse=True)
         assert len({e["id"] for e in seen}) == 5
-        assert c.get("/api/v1/audit/entries", params={"actor": user, "outcome": "denied"}).json()["items"] == []
-        assert len(c.get("/api/v1/audit/entries", params={"actor": user, "role": "operator", "kind": "access",
-                                                          "action": "GET /api/v1/me"}).json()["items"]) == 5
+        assert (
+            c.get("/api/v1/audit/entries", params={"actor": user, "outcome": "denied"}).json()[
+                "items"
+            ]
+            == []
+        )
+        assert (
+            len(
+                c.get(
+                    "/api/v1/audit/entries",
+                    params={
+                        "actor": user,
+                        "role": "operator",
+                        "kind": "access",
+                        "action": "GET /api/v1/me",
+                    },
+                ).json()["items"]
+            )
+            == 5
+        )
         r = c.get("/api/v1/audit/entries", params={"actor": user, "format": "csv"})
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
     lines = r.text.strip().splitlines()
@@ -126,19 +158,30 @@ def test_proof_of_an_entry_verifies_offline(stack: Stack, tmp_path: Path) -> Non
     httpx.get(f"{stack.url}/api/v1/registry/regions", headers={"X-Request-ID": rid})
     entry = wait_for(lambda: entries(stack, request_id=rid), lambda x: len(x) == 1)[0]
     with stack.sync_client("auditor") as c:
-        r = wait_for(lambda: c.get(f"/api/v1/audit/entries/{entry['id']}/proof"), lambda r: r.status_code == 200)
+        r = wait_for(
+            lambda: c.get(f"/api/v1/audit/entries/{entry['id']}/proof"),
+            lambda r: r.status_code == 200,
+        )
         assert r.status_code == 200, r.text
         (tmp_path / "proof.json").write_text(r.text)
         key = c.get("/api/v1/audit/public-key").json()
     (tmp_path / "audit.pem").write_text(key["public_key"])
-    cmd = [sys.executable, "-m", "egsu.cli.main", "audit", "verify-proof", str(tmp_path / "proof.json"),
-           "--public-key", str(tmp_path / "audit.pem")]
-    run = subprocess.run(cmd, capture_output=True, text=True, timeout=60)  # noqa: S603
+    cmd = [
+        sys.executable,
+        "-m",
+        "egsu.cli.main",
+        "audit",
+        "verify-proof",
+        str(tmp_path / "proof.json"),
+        "--public-key",
+        str(tmp_path / "audit.pem"),
+    ]
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     assert run.returncode == 0 and run.stdout.startswith("OK"), run.stdout + run.stderr
     proof = json.loads(r.text)
     proof["entry"]["outcome"] = "failure"
     (tmp_path / "proof.json").write_text(json.dumps(proof))
-    run = subprocess.run(cmd, capture_output=True, text=True, timeout=60)  # noqa: S603
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     assert run.returncode == 1 and "does not match its hash" in run.stdout
 
 
@@ -154,7 +197,9 @@ async def _pending(infra: InfraUrls) -> int:
 async def _count(infra: InfraUrls, user: str) -> int:
     conn = await asyncpg.connect(infra.database_url)
     try:
-        return int(await conn.fetchval("SELECT count(*) FROM audit.entry WHERE actor_username = $1", user))
+        return int(
+            await conn.fetchval("SELECT count(*) FROM audit.entry WHERE actor_username = $1", user)
+        )
     finally:
         await conn.close()
 
@@ -171,26 +216,35 @@ async def test_events_wait_in_jetstream_while_the_journal_is_down_and_none_is_lo
                 rs = await asyncio.gather(*(c.get("/api/v1/me") for _ in range(50)))
                 assert all(r.status_code == 200 for r in rs), i
         deadline = time.monotonic() + 15
-        while await _pending(infra) < 1000 and time.monotonic() < deadline:
+        while await _pending(infra) < 1000 and time.monotonic() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.2)
         assert await _pending(infra) >= 1000  # held by JetStream…
         assert await _count(infra, user) == 0  # …and not written while the journal is down
     finally:
         os.kill(pid, signal.SIGCONT)
     deadline = time.monotonic() + 60
-    while await _count(infra, user) < 1000 and time.monotonic() < deadline:
+    while await _count(infra, user) < 1000 and time.monotonic() < deadline:  # noqa: ASYNC110
         await asyncio.sleep(0.3)
     await asyncio.sleep(1.0)
     assert await _count(infra, user) == 1000
     assert stack.pid("audit") == pid  # the same process caught up: no restart was involved
     async with stack.client("auditor") as c:
-        assert len((await c.get("/api/v1/audit/entries", params={"actor": user, "limit": 1000})).json()["items"]) == 1000
+        assert (
+            len(
+                (
+                    await c.get("/api/v1/audit/entries", params={"actor": user, "limit": 1000})
+                ).json()["items"]
+            )
+            == 1000
+        )
         r = await c.get("/api/v1/audit/verify")
     assert r.status_code == 200 and r.json()["status"] == "ok", r.text
     assert r.json()["entries"] >= 1000
 
 
-async def test_tampering_in_postgresql_is_found_and_located_through_the_api(stack: Stack, infra: InfraUrls) -> None:
+async def test_tampering_in_postgresql_is_found_and_located_through_the_api(
+    stack: Stack, infra: InfraUrls
+) -> None:
     user = probe_user(stack)
     with stack.sync_client(user) as c:
         for _ in range(3):
@@ -200,24 +254,35 @@ async def test_tampering_in_postgresql_is_found_and_located_through_the_api(stac
     conn = await asyncpg.connect(infra.database_url)
     async with stack.client("auditor") as c:
         try:
-            await conn.execute("UPDATE audit.entry SET outcome = 'failure' WHERE event_id = $1", victim["id"])
+            await conn.execute(
+                "UPDATE audit.entry SET outcome = 'failure' WHERE event_id = $1", victim["id"]
+            )
             report = (await c.get("/api/v1/audit/verify")).json()
             assert report["status"] == "failed"
-            assert (report["failure"]["seq"], report["failure"]["entry_id"], report["failure"]["reason"]) == (
-                victim["seq"], victim["id"], "hash_mismatch")
+            assert (
+                report["failure"]["seq"],
+                report["failure"]["entry_id"],
+                report["failure"]["reason"],
+            ) == (victim["seq"], victim["id"], "hash_mismatch")
         finally:
-            await conn.execute("UPDATE audit.entry SET outcome = 'success' WHERE event_id = $1", victim["id"])
+            await conn.execute(
+                "UPDATE audit.entry SET outcome = 'success' WHERE event_id = $1", victim["id"]
+            )
         assert (await c.get("/api/v1/audit/verify")).json()["status"] == "ok"
         row = await conn.fetchrow("SELECT * FROM audit.entry WHERE event_id = $1", victim["id"])
         try:
             await conn.execute("DELETE FROM audit.entry WHERE event_id = $1", victim["id"])
             report = (await c.get("/api/v1/audit/verify")).json()
             assert report["status"] == "failed"
-            assert (report["failure"]["seq"], report["failure"]["reason"]) == (victim["seq"], "missing_entry")
+            assert (report["failure"]["seq"], report["failure"]["reason"]) == (
+                victim["seq"],
+                "missing_entry",
+            )
         finally:
             cols = list(row.keys())
+            params = ", ".join(f"${i + 1}" for i in range(len(cols)))
             await conn.execute(
-                f"INSERT INTO audit.entry ({', '.join(cols)}) VALUES ({', '.join(f'${i + 1}' for i in range(len(cols)))})",
+                f"INSERT INTO audit.entry ({', '.join(cols)}) VALUES ({params})",
                 *row.values(),
             )
             await conn.close()

@@ -13,10 +13,16 @@ from fastapi import FastAPI
 
 
 def keys_of(settings: AuditSettings) -> tuple[SigningKey, Keyring]:
-    """The signing key and the public keys trusted when verifying (the current one and earlier ones)."""
+    """The signing key, and the public keys trusted when verifying (it and earlier ones)."""
     path = settings.signing_key_path()
-    key = SigningKey.load(path) if settings.audit_signing_key_file else SigningKey.load_or_create(path)
-    keyring = Keyring.of(key.public, *(load_public_key(p.read_bytes()) for p in settings.audit_trusted_public_keys))
+    key = (
+        SigningKey.load(path)
+        if settings.audit_signing_key_file
+        else SigningKey.load_or_create(path)
+    )
+    keyring = Keyring.of(
+        key.public, *(load_public_key(p.read_bytes()) for p in settings.audit_trusted_public_keys)
+    )
     return key, keyring
 
 
@@ -42,11 +48,12 @@ def create_app() -> FastAPI:
         settings=settings,
         title="EGSU TEK audit journal",
         description=(
-            "The tamper-evident journal of access, authentication, changes, control actions, security "
-            "events and abnormal situations: hash-chained entries, signed Merkle checkpoints, verification, "
-            "inclusion proofs and at least 12 months online."
+            "The tamper-evident journal of access, authentication, changes, control actions, "
+            "security events and abnormal situations: hash-chained entries, signed Merkle "
+            "checkpoints, verification, inclusion proofs and at least 12 months online."
         ),
         routers=[router],
-        lifespan=service_lifespan(settings, schema="audit", bus=True, store=True, on_start=on_start,
-                                  on_stop=on_stop),
+        lifespan=service_lifespan(
+            settings, schema="audit", bus=True, store=True, on_start=on_start, on_stop=on_stop
+        ),
     )

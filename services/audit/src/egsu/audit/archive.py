@@ -122,16 +122,22 @@ async def read_segment(
             hashes.append(bytes.fromhex(rec["hash"]))
             if seq == current["last_seq"]:
                 if merkle.root(hashes).hex() != current["merkle_root"]:
-                    report.fail(f"entries {current['first_seq']}..{seq} do not give the Merkle root of "
-                                f"checkpoint {current['no']}")
+                    report.fail(
+                        f"entries {current['first_seq']}..{seq} do not give the Merkle root of "
+                        f"checkpoint {current['no']}"
+                    )
                     return report
                 current = None
             prev, expected = rec["hash"], seq + 1
             report.entries += 1
             if on_record is not None:
                 on_record(rec)
-    if report.entries != st["entries"] or (st["entries"] and (expected - 1 != st["last_seq"] or prev != st["last_hash"])):
-        report.fail(f"the segment holds {report.entries} entries; its manifest signs {st['entries']}")
+    if report.entries != st["entries"] or (
+        st["entries"] and (expected - 1 != st["last_seq"] or prev != st["last_hash"])
+    ):
+        report.fail(
+            f"the segment holds {report.entries} entries; its manifest signs {st['entries']}"
+        )
     return report
 
 
@@ -139,7 +145,7 @@ async def archived_months(store: ObjectStore) -> list[date]:
     months = set()
     for key in await store.list(BUCKET, SEGMENTS):
         if key.endswith("/manifest.json"):
-            y, m = key[len(SEGMENTS):].split("/")[0].split("-")
+            y, m = key[len(SEGMENTS) :].split("/")[0].split("-")
             months.add(date(int(y), int(m), 1))
     return sorted(months)
 
@@ -149,7 +155,8 @@ async def online_months(conn: asyncpg.Connection, schema: str = "audit") -> list
     names = await conn.fetch(
         "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
         "JOIN pg_class p ON p.oid = i.inhparent JOIN pg_namespace n ON n.oid = p.relnamespace "
-        "WHERE n.nspname = $1 AND p.relname = 'entry'", schema,
+        "WHERE n.nspname = $1 AND p.relname = 'entry'",
+        schema,
     )
     out = []
     for r in names:
@@ -175,7 +182,9 @@ class Archiver:
 
     async def run(self) -> list[SegmentReport]:
         """Archive every month past the online period (oldest first); stop at the first refusal."""
-        if not await self.conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", RETENTION_LOCK):
+        if not await self.conn.fetchval(
+            "SELECT pg_try_advisory_lock(hashtext($1))", RETENTION_LOCK
+        ):
             return []
         done = []
         try:
@@ -193,18 +202,28 @@ class Archiver:
 
     async def archive_month(self, month: date) -> SegmentReport:
         s, c, table = self.schema, self.conn, partition_name(month)
-        first, last, count = await c.fetchrow(f'SELECT min(seq), max(seq), count(*) FROM "{s}".{table}')
+        first, last, count = await c.fetchrow(
+            f'SELECT min(seq), max(seq), count(*) FROM "{s}".{table}'
+        )
         cps = await c.fetch(
-            f'SELECT no, first_seq, last_seq, document FROM "{s}".checkpoint WHERE month = $1 ORDER BY no', month
+            f'SELECT no, first_seq, last_seq, document FROM "{s}".checkpoint '
+            "WHERE month = $1 ORDER BY no",
+            month,
         )
         if count:
             if not cps or cps[0]["first_seq"] != first or cps[-1]["last_seq"] != last:
                 raise ArchiveRefused("not every entry of the month is in a signed checkpoint yet")
-            report = await verify(c, self.store, self.keyring, schema=s, first_seq=first, last_seq=last)
+            report = await verify(
+                c, self.store, self.keyring, schema=s, first_seq=first, last_seq=last
+            )
             if report.status != "ok":
                 raise ArchiveRefused(f"the month does not verify: {report.failure}")
-            first_prev = bytes(await c.fetchval(f'SELECT prev_hash FROM "{s}".entry WHERE seq = $1', first)).hex()
-            last_hash = bytes(await c.fetchval(f'SELECT hash FROM "{s}".entry WHERE seq = $1', last)).hex()
+            first_prev = bytes(
+                await c.fetchval(f'SELECT prev_hash FROM "{s}".entry WHERE seq = $1', first)
+            ).hex()
+            last_hash = bytes(
+                await c.fetchval(f'SELECT hash FROM "{s}".entry WHERE seq = $1', last)
+            ).hex()
         else:
             first_prev = last_hash = GENESIS.hex()
         parts = []
@@ -213,28 +232,58 @@ class Archiver:
             data = await self._export(a, b)
             key = part_key(month, i)
             await self.store.put(BUCKET, key, data, content_type="application/gzip")
-            parts.append({"key": key, "first_seq": a, "last_seq": b, "entries": b - a + 1,
-                          "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)})
+            parts.append(
+                {
+                    "key": key,
+                    "first_seq": a,
+                    "last_seq": b,
+                    "entries": b - a + 1,
+                    "sha256": hashlib.sha256(data).hexdigest(),
+                    "bytes": len(data),
+                }
+            )
         statement = {
-            "type": SEGMENT_TYPE, "month": f"{month:%Y-%m}", "first_seq": first, "last_seq": last,
-            "entries": count, "first_prev_hash": first_prev, "last_hash": last_hash, "parts": parts,
-            "checkpoints": [json.loads(cp["document"]) for cp in cps], "created_at": ts(self.clock()),
+            "type": SEGMENT_TYPE,
+            "month": f"{month:%Y-%m}",
+            "first_seq": first,
+            "last_seq": last,
+            "entries": count,
+            "first_prev_hash": first_prev,
+            "last_hash": last_hash,
+            "parts": parts,
+            "checkpoints": [json.loads(cp["document"]) for cp in cps],
+            "created_at": ts(self.clock()),
         }
         key = manifest_key(month)
-        await self.store.put(BUCKET, key, json.dumps(self.key.sign(statement)).encode(),
-                             content_type="application/json")
+        await self.store.put(
+            BUCKET,
+            key,
+            json.dumps(self.key.sign(statement)).encode(),
+            content_type="application/json",
+        )
         uploaded = await read_segment(self.store, self.keyring, month)
         if uploaded.status != "ok" or uploaded.entries != count:
-            raise ArchiveRefused(f"the uploaded segment does not verify: {'; '.join(uploaded.problems)}")
+            raise ArchiveRefused(
+                f"the uploaded segment does not verify: {'; '.join(uploaded.problems)}"
+            )
         async with c.transaction():
             await c.execute(
-                f'INSERT INTO "{s}".archive (month, first_seq, last_seq, entries, last_hash, manifest_key, '
-                f"archived_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (month) DO NOTHING",
-                month, first, last, count, bytes.fromhex(last_hash) if count else None, key, self.clock(),
+                f'INSERT INTO "{s}".archive (month, first_seq, last_seq, entries, last_hash, '
+                f"manifest_key, archived_at) VALUES ($1, $2, $3, $4, $5, $6, $7) "
+                "ON CONFLICT (month) DO NOTHING",
+                month,
+                first,
+                last,
+                count,
+                bytes.fromhex(last_hash) if count else None,
+                key,
+                self.clock(),
             )
             await c.execute(f'ALTER TABLE "{s}".entry DETACH PARTITION "{s}".{table}')
             await c.execute(f'DROP TABLE "{s}".{table}')
-        log.info("audit month %s archived: %d entries in %d parts", f"{month:%Y-%m}", count, len(parts))
+        log.info(
+            "audit month %s archived: %d entries in %d parts", f"{month:%Y-%m}", count, len(parts)
+        )
         return uploaded
 
     def _groups(self, cps: list[asyncpg.Record]) -> list[tuple[int, int]]:
@@ -252,9 +301,17 @@ class Archiver:
         with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0) as gz:
             async with self.conn.transaction():
                 cur = self.conn.cursor(
-                    f'SELECT {", ".join(COLUMNS)} FROM "{self.schema}".entry WHERE seq BETWEEN $1 AND $2 ORDER BY seq',
-                    first, last, prefetch=5000,
+                    f'SELECT {", ".join(COLUMNS)} FROM "{self.schema}".entry '
+                    "WHERE seq BETWEEN $1 AND $2 ORDER BY seq",
+                    first,
+                    last,
+                    prefetch=5000,
                 )
                 async for row in cur:
-                    gz.write(json.dumps(record_of(row), ensure_ascii=False, separators=(",", ":")).encode() + b"\n")
+                    gz.write(
+                        json.dumps(
+                            record_of(row), ensure_ascii=False, separators=(",", ":")
+                        ).encode()
+                        + b"\n"
+                    )
         return buf.getvalue()

@@ -22,9 +22,27 @@ GENESIS = bytes(32)  # prev_hash of the very first entry
 
 # Every column of ``audit.entry``, in the order the hash covers them (then prev_hash and hash).
 HASHED = (
-    "seq", "recorded_at", "event_id", "occurred_at", "kind", "service", "action", "outcome",
-    "actor_user_id", "actor_username", "actor_role", "actor_roles", "subject_bin", "client_id",
-    "object_type", "object_id", "request_id", "source_ip", "before", "after", "details",
+    "seq",
+    "recorded_at",
+    "event_id",
+    "occurred_at",
+    "kind",
+    "service",
+    "action",
+    "outcome",
+    "actor_user_id",
+    "actor_username",
+    "actor_role",
+    "actor_roles",
+    "subject_bin",
+    "client_id",
+    "object_type",
+    "object_id",
+    "request_id",
+    "source_ip",
+    "before",
+    "after",
+    "details",
 )
 COLUMNS = (*HASHED, "prev_hash", "hash")
 _TIMES = frozenset({"recorded_at", "occurred_at"})
@@ -67,7 +85,9 @@ def canonical_json(value: Any) -> str | None:
     """The one JSON text of a value that the journal stores and hashes (None stays NULL)."""
     if value is None:
         return None
-    return clean(json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str))
+    return clean(
+        json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    )
 
 
 def _opt(s: str | None) -> str | None:
@@ -78,10 +98,24 @@ def fields_of(ev: AuditEvent) -> list[Any]:
     """The stored values of an event, in ``HASHED`` order without seq and recorded_at."""
     a, o = ev.actor, ev.object
     return [
-        clean(ev.id), ev.time, clean(ev.kind), clean(ev.service), clean(ev.action), clean(ev.outcome),
-        _opt(a.user_id), _opt(a.username), _opt(a.role), canonical_json(sorted(a.roles)),
-        _opt(a.subject_bin), _opt(a.client_id), _opt(o.type), _opt(o.id), _opt(ev.request_id),
-        _opt(ev.source_ip), canonical_json(ev.before), canonical_json(ev.after),
+        clean(ev.id),
+        ev.time,
+        clean(ev.kind),
+        clean(ev.service),
+        clean(ev.action),
+        clean(ev.outcome),
+        _opt(a.user_id),
+        _opt(a.username),
+        _opt(a.role),
+        canonical_json(sorted(a.roles)),
+        _opt(a.subject_bin),
+        _opt(a.client_id),
+        _opt(o.type),
+        _opt(o.id),
+        _opt(ev.request_id),
+        _opt(ev.source_ip),
+        canonical_json(ev.before),
+        canonical_json(ev.after),
         canonical_json(ev.details or {}),
     ]
 

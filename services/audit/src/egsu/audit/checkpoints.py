@@ -55,23 +55,34 @@ class Checkpointer:
 
     async def _one(self, *, force: bool) -> int | None:
         s, c = self.schema, self.conn
-        last = await c.fetchrow(f'SELECT no, last_seq, last_hash, document FROM "{s}".checkpoint ORDER BY no DESC LIMIT 1')
+        last = await c.fetchrow(
+            f'SELECT no, last_seq, last_hash, document FROM "{s}".checkpoint '
+            "ORDER BY no DESC LIMIT 1"
+        )
         head = await c.fetchval(f'SELECT seq FROM "{s}".chain_head WHERE id = 1')
         start = (last["last_seq"] if last else 0) + 1
         if head < start:
             return None
-        first = await c.fetchrow(f'SELECT recorded_at, prev_hash FROM "{s}".entry WHERE seq = $1', start)
+        first = await c.fetchrow(
+            f'SELECT recorded_at, prev_hash FROM "{s}".entry WHERE seq = $1', start
+        )
         if first is None:
             raise ChainBroken(f"entry {start} is missing; no checkpoint can be made past it")
         waiting = head - start + 1
-        if not force and waiting < self.max_entries and first["recorded_at"] > self.clock() - self.min_age:
+        if (
+            not force
+            and waiting < self.max_entries
+            and first["recorded_at"] > self.clock() - self.min_age
+        ):
             return None
         month = month_of(first["recorded_at"])
         end = min(head, start + self.max_entries - 1)
         rows = await c.fetch(
             f'SELECT seq, hash, recorded_at FROM "{s}".entry WHERE seq BETWEEN $1 AND $2 '
             f"AND recorded_at < $3 ORDER BY seq",
-            start, end, next_month(month),
+            start,
+            end,
+            next_month(month),
         )
         end = rows[-1]["seq"]
         expected_prev = bytes(last["last_hash"]) if last else GENESIS
@@ -100,9 +111,16 @@ class Checkpointer:
         key = checkpoint_key(no)
         await self.store.put(BUCKET, key, body, content_type="application/json")
         await c.execute(
-            f'INSERT INTO "{s}".checkpoint (no, first_seq, last_seq, month, root, last_hash, created_at, '
-            f"object_key, document) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            no, start, end, month, bytes.fromhex(statement["merkle_root"]), hashes[-1], self.clock(), key,
+            f'INSERT INTO "{s}".checkpoint (no, first_seq, last_seq, month, root, last_hash, '
+            f"created_at, object_key, document) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            no,
+            start,
+            end,
+            month,
+            bytes.fromhex(statement["merkle_root"]),
+            hashes[-1],
+            self.clock(),
+            key,
             body.decode(),
         )
         log.info("checkpoint %d: entries %d..%d", no, start, end)

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import typer
-
 from egsu.audit.records import month_of, view_of
 from egsu.audit.signing import Keyring, load_public_key
 
@@ -30,7 +29,9 @@ app = typer.Typer(
 )
 
 PUBLIC_KEY = typer.Option(
-    None, "--public-key", help="A trusted audit public key (PEM); repeat for earlier keys. "
+    None,
+    "--public-key",
+    help="A trusted audit public key (PEM); repeat for earlier keys. "
     "Default: the key configured for the audit service (EGSU_AUDIT_SIGNING_KEY_FILE).",
 )
 
@@ -48,7 +49,8 @@ def keyring_of(paths: list[Path] | None) -> Keyring:
     path = settings.signing_key_path()
     if not path.exists():
         raise typer.BadParameter(
-            f"no audit key at {path}; pass the audit service's public key (GET /api/v1/audit/public-key)",
+            f"no audit key at {path}; pass the audit service's public key "
+            "(GET /api/v1/audit/public-key)",
             param_hint="--public-key",
         )
     extra = [load_public_key(p.read_bytes()) for p in settings.audit_trusted_public_keys]
@@ -61,17 +63,20 @@ def _when(value: str | None, name: str) -> datetime | None:
     try:
         dt = datetime.fromisoformat(value if len(value) > 7 else value + "-01")
     except ValueError:
-        raise typer.BadParameter("use ISO 8601: 2024-01, 2024-01-31 or 2024-01-31T10:00+05:00",
-                                 param_hint=name) from None
+        raise typer.BadParameter(
+            "use ISO 8601: 2024-01, 2024-01-31 or 2024-01-31T10:00+05:00", param_hint=name
+        ) from None
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 @app.command("verify-proof")
 def verify_proof_command(
-    proof: Path = typer.Argument(..., help="The proof JSON (GET /api/v1/audit/entries/{id}/proof); - reads stdin."),
+    proof: Path = typer.Argument(
+        ..., help="The proof JSON (GET /api/v1/audit/entries/{id}/proof); - reads stdin."
+    ),
     public_key: list[Path] = PUBLIC_KEY,
 ) -> None:
-    """Check an inclusion proof offline: the entry's hash, the Merkle path and the checkpoint's signature."""
+    """Check an inclusion proof offline: entry hash, Merkle path, checkpoint signature."""
     from egsu.audit.proofs import verify_proof
 
     try:
@@ -102,7 +107,16 @@ def _matches(rec: dict[str, Any], f: dict[str, Any]) -> bool:
         return False
     if f["actor"] and f["actor"] not in (rec["actor_username"], rec["actor_user_id"]):
         return False
-    fields = ("actor_role", "subject_bin", "kind", "action", "object_id", "outcome", "service", "request_id")
+    fields = (
+        "actor_role",
+        "subject_bin",
+        "kind",
+        "action",
+        "object_id",
+        "outcome",
+        "service",
+        "request_id",
+    )
     return all(f[c] is None or rec[c] == f[c] for c in fields)
 
 
@@ -115,10 +129,18 @@ async def _search(months: list[date], keyring: Keyring, f: dict[str, Any], out: 
     failed = 0
     for m in months:
         found: list[dict[str, Any]] = []
-        report = await read_segment(store, keyring, m, on_record=lambda r: found.append(r) if _matches(r, f) else None)
+
+        def keep(r: dict[str, Any], found: list[dict[str, Any]] = found) -> None:
+            if _matches(r, f):
+                found.append(r)
+
+        report = await read_segment(store, keyring, m, on_record=keep)
         if report.status != "ok":
             failed += 1
-            _err(f"{report.month}: FAILED verification — {'; '.join(report.problems)} (its entries are not shown)")
+            _err(
+                f"{report.month}: FAILED verification — {'; '.join(report.problems)} "
+                "(its entries are not shown)"
+            )
             continue
         _err(f"{report.month}: {report.entries} entries verified, {len(found)} match")
         for rec in found:
@@ -128,8 +150,12 @@ async def _search(months: list[date], keyring: Keyring, f: dict[str, Any], out: 
 
 @app.command()
 def search(
-    archive: bool = typer.Option(False, "--archive", help="Search the archived months in the object store."),
-    time_from: str = typer.Option(None, "--from", help="Events at or after (2024-01, 2024-01-31T10:00+05:00)."),
+    archive: bool = typer.Option(
+        False, "--archive", help="Search the archived months in the object store."
+    ),
+    time_from: str = typer.Option(
+        None, "--from", help="Events at or after (2024-01, 2024-01-31T10:00+05:00)."
+    ),
     time_to: str = typer.Option(None, "--to", help="Events before."),
     actor: str = typer.Option(None, help="Username or user id."),
     role: str = typer.Option(None),
@@ -146,16 +172,27 @@ def search(
     """Search the journal's archived months; every month read is verified first."""
     if not archive:
         raise typer.BadParameter(
-            "the online journal (the last 12 months and more) is searched through GET /api/v1/audit/entries; "
-            "pass --archive to search the months archived to the object store", param_hint="--archive",
+            "the online journal (the last 12 months and more) is searched through "
+            "GET /api/v1/audit/entries; pass --archive to search the months archived to the "
+            "object store",
+            param_hint="--archive",
         )
     if output not in ("jsonl", "csv"):
         raise typer.BadParameter("jsonl or csv", param_hint="--format")
     start, end = _when(time_from, "--from"), _when(time_to, "--to")
-    f = {"from": start.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ") if start else None,
-         "to": end.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ") if end else None,
-         "actor": actor, "actor_role": role, "subject_bin": bin, "kind": kind, "action": action,
-         "object_id": object, "outcome": outcome, "service": service, "request_id": request_id}
+    f = {
+        "from": start.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ") if start else None,
+        "to": end.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ") if end else None,
+        "actor": actor,
+        "actor_role": role,
+        "subject_bin": bin,
+        "kind": kind,
+        "action": action,
+        "object_id": object,
+        "outcome": outcome,
+        "service": service,
+        "request_id": request_id,
+    }
     keyring = keyring_of(public_key)
 
     async def main() -> int:
@@ -171,18 +208,55 @@ def search(
             months = [m for m in months if m <= month_of(end + timedelta(days=32))]
         if output == "csv":
             writer = csv.writer(sys.stdout)
-            writer.writerow(["seq", "id", "time", "recorded_at", "kind", "service", "action", "outcome",
-                             "actor_username", "actor_role", "subject_bin", "object_type", "object_id",
-                             "request_id", "source_ip", "details", "hash"])
+            writer.writerow(
+                [
+                    "seq",
+                    "id",
+                    "time",
+                    "recorded_at",
+                    "kind",
+                    "service",
+                    "action",
+                    "outcome",
+                    "actor_username",
+                    "actor_role",
+                    "subject_bin",
+                    "object_type",
+                    "object_id",
+                    "request_id",
+                    "source_ip",
+                    "details",
+                    "hash",
+                ]
+            )
 
             def out(r: dict[str, Any]) -> None:
-                writer.writerow([r["seq"], r["event_id"], r["occurred_at"], r["recorded_at"], r["kind"],
-                                 r["service"], r["action"], r["outcome"], r["actor_username"], r["actor_role"],
-                                 r["subject_bin"], r["object_type"], r["object_id"], r["request_id"],
-                                 r["source_ip"], r["details"], r["hash"]])
+                writer.writerow(
+                    [
+                        r["seq"],
+                        r["event_id"],
+                        r["occurred_at"],
+                        r["recorded_at"],
+                        r["kind"],
+                        r["service"],
+                        r["action"],
+                        r["outcome"],
+                        r["actor_username"],
+                        r["actor_role"],
+                        r["subject_bin"],
+                        r["object_type"],
+                        r["object_id"],
+                        r["request_id"],
+                        r["source_ip"],
+                        r["details"],
+                        r["hash"],
+                    ]
+                )
         else:
+
             def out(r: dict[str, Any]) -> None:
                 typer.echo(json.dumps(view_of(r), ensure_ascii=False))
+
         if not months:
             _err("no archived month matches")
         return await _search(months, keyring, f, out)
@@ -206,11 +280,17 @@ def verify_archive(public_key: list[Path] = PUBLIC_KEY) -> None:
         for m in await archived_months(store):
             report = await read_segment(store, keyring, m)
             if report.entries and last_hash is not None and report.first_prev_hash != last_hash:
-                report.fail("it does not continue the chain of the month before (a month is missing or replaced)")
+                report.fail(
+                    "it does not continue the chain of the month before "
+                    "(a month is missing or replaced)"
+                )
             if report.entries:
                 last_hash = report.last_hash
             if report.status == "ok":
-                typer.echo(f"{report.month}: ok, {report.entries} entries ({report.first_seq}..{report.last_seq})")
+                typer.echo(
+                    f"{report.month}: ok, {report.entries} entries "
+                    f"({report.first_seq}..{report.last_seq})"
+                )
             else:
                 failed += 1
                 typer.echo(f"{report.month}: FAILED — {'; '.join(report.problems)}")

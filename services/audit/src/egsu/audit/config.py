@@ -17,7 +17,7 @@ class AuditSettings(Settings):
     # production (a mounted secret); generated into <var>/audit/signing-key.pem in dev and tests.
     audit_signing_key_file: Path | None = None
     # Public keys of earlier signing keys (after a rotation), still trusted when verifying.
-    audit_trusted_public_keys: list[Path] = []
+    audit_trusted_public_keys: list[Path] = Field(default_factory=list)
 
     # Writer: batch size fetched from JetStream, and whether this replica may become the writer.
     audit_writer: bool = True
@@ -38,6 +38,7 @@ class AuditSettings(Settings):
             return self.audit_signing_key_file
         if self.environment == "prod":
             raise RuntimeError(
-                "set EGSU_AUDIT_SIGNING_KEY_FILE to the audit service's Ed25519 key (a mounted secret)"
+                "set EGSU_AUDIT_SIGNING_KEY_FILE to the audit service's Ed25519 key "
+                "(a mounted secret)"
             )
         return self.var_dir / "audit" / "signing-key.pem"

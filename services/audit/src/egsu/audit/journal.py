@@ -38,17 +38,22 @@ def partition_name(month: date) -> str:
 async def ensure_partition(conn: asyncpg.Connection, schema: str, month: date) -> None:
     """Create the month's partition of ``entry`` if it is not there."""
     await conn.execute(
-        f'CREATE TABLE IF NOT EXISTS "{schema}".{partition_name(month)} PARTITION OF "{schema}".entry '
+        f'CREATE TABLE IF NOT EXISTS "{schema}".{partition_name(month)} '
+        f'PARTITION OF "{schema}".entry '
         f"FOR VALUES FROM ('{month.isoformat()}') TO ('{next_month(month).isoformat()}')"
     )
 
 
 def rejected_event(d: Delivery, error: str) -> AuditEvent:
-    """What the journal records for a message that is not an audit event: nothing is dropped silently."""
+    """What is recorded for a message that is not an audit event: nothing is dropped silently."""
     digest = hashlib.sha256(d.data).hexdigest()
     return AuditEvent(
-        id=f"rejected-{(d.msg_id or digest)[:48]}", time=utcnow(), kind="security", service="audit",
-        action="audit_event_rejected", outcome="failure",
+        id=f"rejected-{(d.msg_id or digest)[:48]}",
+        time=utcnow(),
+        kind="security",
+        service="audit",
+        action="audit_event_rejected",
+        outcome="failure",
         details={"subject": d.subject, "error": error[:500], "size": len(d.data), "sha256": digest},
     )
 
@@ -64,7 +69,11 @@ class Journal:
     """Appends events to the chain over one dedicated connection."""
 
     def __init__(
-        self, conn: asyncpg.Connection, *, schema: str = "audit", clock: Callable[[], datetime] = utcnow
+        self,
+        conn: asyncpg.Connection,
+        *,
+        schema: str = "audit",
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.conn = conn
         self.schema = schema
@@ -73,7 +82,9 @@ class Journal:
 
     async def try_lock(self) -> bool:
         """Become the active writer if no other replica is (a session-level advisory lock)."""
-        return bool(await self.conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", WRITER_LOCK))
+        return bool(
+            await self.conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", WRITER_LOCK)
+        )
 
     async def ensure_partitions(self) -> None:
         """This month's and next month's partitions exist."""
@@ -97,8 +108,10 @@ class Journal:
                 return AppendResult(0, len(events), head["seq"])
             cutoff = min(ev.time for ev in unique.values()) - CLOCK_SKEW
             known = await self.conn.fetch(
-                f'SELECT event_id FROM "{s}".entry WHERE event_id = ANY($1::text[]) AND recorded_at >= $2',
-                list(unique), cutoff,
+                f'SELECT event_id FROM "{s}".entry '
+                "WHERE event_id = ANY($1::text[]) AND recorded_at >= $2",
+                list(unique),
+                cutoff,
             )
             for r in known:
                 unique.pop(r["event_id"], None)
@@ -116,9 +129,14 @@ class Journal:
                 h = entry_hash(prev, values)
                 rows.append((*values, prev, h))
                 prev = h
-            await self.conn.copy_records_to_table("entry", schema_name=s, columns=COLUMNS, records=rows)
+            await self.conn.copy_records_to_table(
+                "entry", schema_name=s, columns=COLUMNS, records=rows
+            )
             await self.conn.execute(
-                f'UPDATE "{s}".chain_head SET seq = $1, hash = $2, recorded_at = $3 WHERE id = 1', seq, prev, now
+                f'UPDATE "{s}".chain_head SET seq = $1, hash = $2, recorded_at = $3 WHERE id = 1',
+                seq,
+                prev,
+                now,
             )
         return AppendResult(len(rows), len(events) - len(rows), seq)
 
@@ -129,7 +147,9 @@ class Journal:
             try:
                 events.append(AuditEvent.model_validate_json(d.data))
             except ValidationError as exc:
-                log.warning("a message on %s is not an audit event; recorded as rejected", d.subject)
+                log.warning(
+                    "a message on %s is not an audit event; recorded as rejected", d.subject
+                )
                 events.append(rejected_event(d, str(exc)))
         result = await self.append(events)
         for d in deliveries:

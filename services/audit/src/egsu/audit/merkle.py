@@ -25,7 +25,9 @@ def _levels(data: Sequence[bytes]) -> list[list[bytes]]:
     level = [sha256(b"\x00" + d).digest() for d in data]
     levels = [level]
     while len(level) > 1:
-        up = [sha256(b"\x01" + level[i] + level[i + 1]).digest() for i in range(0, len(level) - 1, 2)]
+        up = [
+            sha256(b"\x01" + level[i] + level[i + 1]).digest() for i in range(0, len(level) - 1, 2)
+        ]
         if len(level) % 2:
             up.append(level[-1])
         levels.append(up)
@@ -54,7 +56,7 @@ def inclusion_path(index: int, data: Sequence[bytes]) -> list[bytes]:
 
 
 def root_from_path(index: int, size: int, leaf: bytes, path: Sequence[bytes]) -> bytes | None:
-    """The root implied by an inclusion proof (RFC 9162 §2.1.3.2), or None if the proof is malformed."""
+    """The root an inclusion proof leads to (RFC 9162 §2.1.3.2), or None if it is malformed."""
     if not 0 <= index < size:
         return None
     fn, sn, r = index, size - 1, leaf
@@ -74,6 +76,8 @@ def root_from_path(index: int, size: int, leaf: bytes, path: Sequence[bytes]) ->
     return r if sn == 0 else None
 
 
-def verify_inclusion(index: int, size: int, data: bytes, path: Sequence[bytes], expected_root: bytes) -> bool:
+def verify_inclusion(
+    index: int, size: int, data: bytes, path: Sequence[bytes], expected_root: bytes
+) -> bool:
     """Whether ``data`` is leaf ``index`` of the tree of ``size`` leaves with ``expected_root``."""
     return root_from_path(index, size, leaf_hash(data), path) == expected_root

@@ -10,7 +10,8 @@ metadata = make_metadata("audit")
 TZ = TIMESTAMP(timezone=True)
 
 entry = Table(
-    "entry", metadata,
+    "entry",
+    metadata,
     Column("seq", BigInteger, nullable=False),
     Column("recorded_at", TZ, nullable=False),
     Column("event_id", Text, nullable=False),
@@ -37,7 +38,8 @@ entry = Table(
 )
 
 chain_head = Table(
-    "chain_head", metadata,
+    "chain_head",
+    metadata,
     Column("id", SmallInteger, primary_key=True),
     Column("seq", BigInteger, nullable=False),
     Column("hash", LargeBinary, nullable=False),
@@ -45,7 +47,8 @@ chain_head = Table(
 )
 
 checkpoint = Table(
-    "checkpoint", metadata,
+    "checkpoint",
+    metadata,
     Column("no", BigInteger, primary_key=True),
     Column("first_seq", BigInteger, nullable=False),
     Column("last_seq", BigInteger, nullable=False),
@@ -58,7 +61,8 @@ checkpoint = Table(
 )
 
 archive = Table(
-    "archive", metadata,
+    "archive",
+    metadata,
     Column("month", Date, primary_key=True),
     Column("first_seq", BigInteger),
     Column("last_seq", BigInteger),

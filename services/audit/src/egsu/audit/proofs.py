@@ -26,29 +26,44 @@ from egsu.core.errors import Conflict, NotFound
 PROOF_FORMAT = "egsu.audit.proof/v1"
 
 
-async def make_proof(conn: asyncpg.Connection, store: Any, event_id: str, *, schema: str = "audit") -> dict[str, Any]:
+async def make_proof(
+    conn: asyncpg.Connection, store: Any, event_id: str, *, schema: str = "audit"
+) -> dict[str, Any]:
     """The inclusion proof of the entry with ``event_id``."""
     s = schema
     row = await conn.fetchrow(
-        f'SELECT {", ".join(COLUMNS)} FROM "{s}".entry WHERE event_id = $1 ORDER BY seq LIMIT 1', event_id
+        f'SELECT {", ".join(COLUMNS)} FROM "{s}".entry WHERE event_id = $1 ORDER BY seq LIMIT 1',
+        event_id,
     )
     if row is None:
-        raise NotFound(f"there is no audit entry {event_id!r} in the online journal", code="entry_not_found")
+        raise NotFound(
+            f"there is no audit entry {event_id!r} in the online journal", code="entry_not_found"
+        )
     cp = await conn.fetchrow(
-        f'SELECT no, first_seq, last_seq, object_key FROM "{s}".checkpoint WHERE first_seq <= $1 AND last_seq >= $1',
+        f'SELECT no, first_seq, last_seq, object_key FROM "{s}".checkpoint '
+        "WHERE first_seq <= $1 AND last_seq >= $1",
         row["seq"],
     )
     if cp is None:
         raise Conflict(
-            "the entry is not in a signed checkpoint yet; checkpoints are made every minute or so, try again shortly",
-            code="not_checkpointed", headers={"Retry-After": "30"},
+            "the entry is not in a signed checkpoint yet; checkpoints are made every minute "
+            "or so, try again shortly",
+            code="not_checkpointed",
+            headers={"Retry-After": "30"},
         )
-    hashes = [bytes(r["hash"]) for r in await conn.fetch(
-        f'SELECT hash FROM "{s}".entry WHERE seq BETWEEN $1 AND $2 ORDER BY seq', cp["first_seq"], cp["last_seq"]
-    )]
+    hashes = [
+        bytes(r["hash"])
+        for r in await conn.fetch(
+            f'SELECT hash FROM "{s}".entry WHERE seq BETWEEN $1 AND $2 ORDER BY seq',
+            cp["first_seq"],
+            cp["last_seq"],
+        )
+    ]
     document = await load_document(store, cp["object_key"])
     if document is None:
-        raise NotFound(f"checkpoint {cp['no']} is missing from the object store", code="checkpoint_missing")
+        raise NotFound(
+            f"checkpoint {cp['no']} is missing from the object store", code="checkpoint_missing"
+        )
     index = row["seq"] - cp["first_seq"]
     return {
         "format": PROOF_FORMAT,
@@ -73,7 +88,9 @@ def verify_proof(proof: dict[str, Any], keyring: Keyring) -> ProofResult:
     """Check an inclusion proof offline against the trusted public keys."""
     try:
         if proof.get("format") != PROOF_FORMAT:
-            return ProofResult(False, f"not an audit inclusion proof (format {proof.get('format')!r})")
+            return ProofResult(
+                False, f"not an audit inclusion proof (format {proof.get('format')!r})"
+            )
         entry, doc = proof["entry"], proof["checkpoint"]
         st = doc["statement"]
         seq, key = entry["seq"], doc["signature"]["key_id"]
@@ -85,13 +102,25 @@ def verify_proof(proof: dict[str, Any], keyring: Keyring) -> ProofResult:
             return ProofResult(False, f"checkpoint {st.get('no')}: {problem}", seq=seq, key_id=key)
         index, size = int(proof["leaf_index"]), int(proof["tree_size"])
         if size != st["size"] or st["first_seq"] + index != seq:
-            return ProofResult(False, f"entry {seq} is not at leaf {index} of checkpoint {st['no']}", seq=seq)
+            return ProofResult(
+                False, f"entry {seq} is not at leaf {index} of checkpoint {st['no']}", seq=seq
+            )
         path = [bytes.fromhex(h) for h in proof["audit_path"]]
-        if not merkle.verify_inclusion(index, size, bytes.fromhex(entry["hash"]), path,
-                                       bytes.fromhex(st["merkle_root"])):
-            return ProofResult(False, f"the audit path does not lead to the Merkle root of checkpoint {st['no']}",
-                               seq=seq, checkpoint=st["no"])
+        if not merkle.verify_inclusion(
+            index, size, bytes.fromhex(entry["hash"]), path, bytes.fromhex(st["merkle_root"])
+        ):
+            return ProofResult(
+                False,
+                f"the audit path does not lead to the Merkle root of checkpoint {st['no']}",
+                seq=seq,
+                checkpoint=st["no"],
+            )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         return ProofResult(False, f"the proof is malformed: {exc}")
-    return ProofResult(True, f"entry {seq} is in checkpoint {st['no']}, signed by key {key}",
-                       seq=seq, checkpoint=st["no"], key_id=key)
+    return ProofResult(
+        True,
+        f"entry {seq} is in checkpoint {st['no']}, signed by key {key}",
+        seq=seq,
+        checkpoint=st["no"],
+        key_id=key,
+    )

@@ -55,17 +55,30 @@ def view_of(rec: Mapping[str, Any]) -> dict[str, Any]:
         return None if v is None else json.loads(v)
 
     return {
-        "seq": rec["seq"], "id": rec["event_id"], "time": rec["occurred_at"], "recorded_at": rec["recorded_at"],
-        "kind": rec["kind"], "service": rec["service"], "action": rec["action"], "outcome": rec["outcome"],
+        "seq": rec["seq"],
+        "id": rec["event_id"],
+        "time": rec["occurred_at"],
+        "recorded_at": rec["recorded_at"],
+        "kind": rec["kind"],
+        "service": rec["service"],
+        "action": rec["action"],
+        "outcome": rec["outcome"],
         "actor": {
-            "user_id": rec["actor_user_id"], "username": rec["actor_username"], "role": rec["actor_role"],
-            "roles": parsed(rec["actor_roles"]) or [], "subject_bin": rec["subject_bin"],
+            "user_id": rec["actor_user_id"],
+            "username": rec["actor_username"],
+            "role": rec["actor_role"],
+            "roles": parsed(rec["actor_roles"]) or [],
+            "subject_bin": rec["subject_bin"],
             "client_id": rec["client_id"],
         },
         "object": {"type": rec["object_type"], "id": rec["object_id"]},
-        "before": parsed(rec["before"]), "after": parsed(rec["after"]), "details": parsed(rec["details"]) or {},
-        "request_id": rec["request_id"], "source_ip": rec["source_ip"],
-        "prev_hash": rec["prev_hash"], "hash": rec["hash"],
+        "before": parsed(rec["before"]),
+        "after": parsed(rec["after"]),
+        "details": parsed(rec["details"]) or {},
+        "request_id": rec["request_id"],
+        "source_ip": rec["source_ip"],
+        "prev_hash": rec["prev_hash"],
+        "hash": rec["hash"],
     }
 
 

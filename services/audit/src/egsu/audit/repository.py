@@ -35,23 +35,38 @@ class EntryFilter:
         q = select(entry)
         if self.time_from is not None:
             # recorded_at bounds let PostgreSQL skip the months that cannot hold a match
-            q = q.where(entry.c.occurred_at >= self.time_from, entry.c.recorded_at >= self.time_from - CLOCK_SKEW)
+            q = q.where(
+                entry.c.occurred_at >= self.time_from,
+                entry.c.recorded_at >= self.time_from - CLOCK_SKEW,
+            )
         if self.time_to is not None:
-            q = q.where(entry.c.occurred_at < self.time_to,
-                        entry.c.recorded_at < self.time_to + MAX_RECORDING_DELAY + CLOCK_SKEW)
+            q = q.where(
+                entry.c.occurred_at < self.time_to,
+                entry.c.recorded_at < self.time_to + MAX_RECORDING_DELAY + CLOCK_SKEW,
+            )
         if self.actor is not None:
-            q = q.where(or_(entry.c.actor_username == self.actor, entry.c.actor_user_id == self.actor))
+            q = q.where(
+                or_(entry.c.actor_username == self.actor, entry.c.actor_user_id == self.actor)
+            )
         for col, value in (
-            (entry.c.actor_role, self.role), (entry.c.subject_bin, self.subject_bin), (entry.c.action, self.action),
-            (entry.c.kind, self.kind), (entry.c.object_id, self.object_id), (entry.c.object_type, self.object_type),
-            (entry.c.outcome, self.outcome), (entry.c.service, self.service), (entry.c.request_id, self.request_id),
+            (entry.c.actor_role, self.role),
+            (entry.c.subject_bin, self.subject_bin),
+            (entry.c.action, self.action),
+            (entry.c.kind, self.kind),
+            (entry.c.object_id, self.object_id),
+            (entry.c.object_type, self.object_type),
+            (entry.c.outcome, self.outcome),
+            (entry.c.service, self.service),
+            (entry.c.request_id, self.request_id),
         ):
             if value is not None:
                 q = q.where(col == value)
         return q
 
 
-async def page(session: AsyncSession, f: EntryFilter, *, limit: int, before_seq: int | None) -> list[Any]:
+async def page(
+    session: AsyncSession, f: EntryFilter, *, limit: int, before_seq: int | None
+) -> list[Any]:
     """Newest first, ``limit`` entries older than ``before_seq``."""
     q = f.query()
     if before_seq is not None:
@@ -61,19 +76,25 @@ async def page(session: AsyncSession, f: EntryFilter, *, limit: int, before_seq:
 
 
 async def by_event_id(session: AsyncSession, event_id: str) -> Any | None:
-    row = (await session.execute(select(entry).where(entry.c.event_id == event_id).limit(1))).first()
+    row = (
+        await session.execute(select(entry).where(entry.c.event_id == event_id).limit(1))
+    ).first()
     return row._mapping if row else None
 
 
 async def stream(engine: AsyncEngine, f: EntryFilter) -> AsyncIterator[Any]:
     """Every matching entry, newest first, without holding them all in memory."""
     async with engine.connect() as conn:
-        result = await conn.stream(f.query().order_by(entry.c.seq.desc()).execution_options(yield_per=2000))
+        result = await conn.stream(
+            f.query().order_by(entry.c.seq.desc()).execution_options(yield_per=2000)
+        )
         async for row in result:
             yield row._mapping
 
 
-async def seq_range(session: AsyncSession, recorded_from: datetime | None, recorded_to: datetime | None) -> tuple[int | None, int | None]:
+async def seq_range(
+    session: AsyncSession, recorded_from: datetime | None, recorded_to: datetime | None
+) -> tuple[int | None, int | None]:
     """The first and last entry recorded in the time range."""
     q = select(func.min(entry.c.seq), func.max(entry.c.seq))
     if recorded_from is not None:

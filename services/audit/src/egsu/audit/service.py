@@ -38,9 +38,14 @@ DB_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 def dsn_of(database_url: str) -> str:
     """An asyncpg DSN from the System's PostgreSQL URL."""
-    for prefix in ("postgresql+asyncpg://", "postgresql+psycopg://", "postgresql+psycopg2://", "postgres://"):
+    for prefix in (
+        "postgresql+asyncpg://",
+        "postgresql+psycopg://",
+        "postgresql+psycopg2://",
+        "postgres://",
+    ):
         if database_url.startswith(prefix):
-            return "postgresql://" + database_url[len(prefix):]
+            return "postgresql://" + database_url[len(prefix) :]
     return database_url
 
 
@@ -102,7 +107,9 @@ class JournalWriter:
 
     async def _term(self) -> None:
         """One term: connect, wait for the writer lock, write until stopped or disconnected."""
-        conn = await asyncpg.connect(self.dsn, server_settings={"application_name": "egsu-audit-writer"})
+        conn = await asyncpg.connect(
+            self.dsn, server_settings={"application_name": "egsu-audit-writer"}
+        )
         try:
             journal = Journal(conn, schema=self.schema, clock=self.clock)
             while not await journal.try_lock():
@@ -113,9 +120,14 @@ class JournalWriter:
             self._journal = journal
             await journal.ensure_partitions()
             consumer = Consumer(
-                self.bus, stream=self.stream, durable=self.durable, filter_subject=self.filter_subject,
-                handler=self._handle, batch=self.settings.audit_batch,
-                max_ack_pending=max(20_000, 4 * self.settings.audit_batch), fetch_timeout=0.5,
+                self.bus,
+                stream=self.stream,
+                durable=self.durable,
+                filter_subject=self.filter_subject,
+                handler=self._handle,
+                batch=self.settings.audit_batch,
+                max_ack_pending=max(20_000, 4 * self.settings.audit_batch),
+                fetch_timeout=0.5,
             )
             consumer.start()
             self.active = True
@@ -141,8 +153,13 @@ class JournalWriter:
     async def _maintain(self, conn: asyncpg.Connection, journal: Journal) -> None:
         s = self.settings
         checkpointer = Checkpointer(
-            conn, self.store, self.key, schema=self.schema, max_entries=s.audit_checkpoint_max_entries,
-            min_age=timedelta(seconds=s.audit_checkpoint_seconds), clock=self.clock,
+            conn,
+            self.store,
+            self.key,
+            schema=self.schema,
+            max_entries=s.audit_checkpoint_max_entries,
+            min_age=timedelta(seconds=s.audit_checkpoint_seconds),
+            clock=self.clock,
         )
         next_retention = time.monotonic() + min(30.0, s.audit_retention_check_seconds)
         tick = min(1.0, s.audit_checkpoint_seconds / 2)
@@ -163,11 +180,20 @@ class JournalWriter:
     async def retention(self) -> None:
         """Archive the months past the online period (on a connection of its own)."""
         s = self.settings
-        conn = await asyncpg.connect(self.dsn, server_settings={"application_name": "egsu-audit-retention"})
+        conn = await asyncpg.connect(
+            self.dsn, server_settings={"application_name": "egsu-audit-retention"}
+        )
         try:
-            archiver = Archiver(conn, self.store, self.key, self.keyring, schema=self.schema,
-                                retention_months=s.audit_retention_months, part_entries=s.audit_archive_part_entries,
-                                clock=self.clock)
+            archiver = Archiver(
+                conn,
+                self.store,
+                self.key,
+                self.keyring,
+                schema=self.schema,
+                retention_months=s.audit_retention_months,
+                part_entries=s.audit_archive_part_entries,
+                clock=self.clock,
+            )
             for seg in await archiver.run():
                 log.info("audit month %s archived (%d entries)", seg.month, seg.entries)
         except Exception as exc:
@@ -181,5 +207,11 @@ class JournalWriter:
         log.error("%s: %s", action, detail)
         if self.audit is not None and (action, detail) not in self._reported:
             self._reported.add((action, detail))
-            self.audit.record_nowait("abnormal", action, outcome="failure", object_type="audit_journal",
-                                     object_id=self.schema, detail=detail[:500])
+            self.audit.record_nowait(
+                "abnormal",
+                action,
+                outcome="failure",
+                object_type="audit_journal",
+                object_id=self.schema,
+                detail=detail[:500],
+            )

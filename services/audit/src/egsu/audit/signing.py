@@ -33,7 +33,9 @@ def key_id(public: Ed25519PublicKey) -> str:
 
 
 def public_pem(public: Ed25519PublicKey) -> str:
-    return public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    return public.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode()
 
 
 def load_public_key(pem: bytes) -> Ed25519PublicKey:
@@ -72,8 +74,11 @@ class SigningKey:
             return cls.load(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         key = Ed25519PrivateKey.generate()
-        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
+        pem = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as f:
@@ -91,8 +96,11 @@ class SigningKey:
         value = self.private.sign(canonical(statement))
         return {
             "statement": statement,
-            "signature": {"algorithm": ALGORITHM, "key_id": self.key_id,
-                          "value": base64.b64encode(value).decode()},
+            "signature": {
+                "algorithm": ALGORITHM,
+                "key_id": self.key_id,
+                "value": base64.b64encode(value).decode(),
+            },
             "public_key": self.public_pem,
         }
 

@@ -23,7 +23,7 @@ from egsu.storage import ObjectStore
 # What each failure means, in the System's three languages.
 REASONS: dict[str, dict[str, str]] = {
     "hash_mismatch": {
-        "en": "The entry was changed after it was recorded: its content no longer matches its hash.",
+        "en": "The entry was changed after it was recorded: its content does not match its hash.",
         "ru": "Запись изменена после регистрации: её содержимое не соответствует её хешу.",
         "kk": "Жазба тіркелгеннен кейін өзгертілген: оның мазмұны хешіне сәйкес келмейді.",
     },
@@ -43,9 +43,9 @@ REASONS: dict[str, dict[str, str]] = {
         "kk": "Журналда журнал жасамаған жазба бар.",
     },
     "checkpoint_mismatch": {
-        "en": "The entries of a signed checkpoint were rewritten: they no longer give its signed Merkle root.",
-        "ru": "Записи подписанной контрольной точки переписаны: они не дают её подписанный корень Меркла.",
-        "kk": "Қол қойылған бақылау нүктесінің жазбалары қайта жазылған: олар қол қойылған Меркл түбірін бермейді.",
+        "en": "Entries of a signed checkpoint were rewritten: they do not give its Merkle root.",
+        "ru": "Записи подписанной контрольной точки переписаны: они не дают её корень Меркла.",
+        "kk": "Қол қойылған бақылау нүктесінің жазбалары қайта жазылған: Меркл түбірі сәйкес емес.",
     },
     "checkpoint_signature": {
         "en": "A checkpoint's signature is not valid or not made by a trusted audit key.",
@@ -109,11 +109,15 @@ async def chain_failure(
            OR (p_seq IS NULL AND $3::bytea IS NOT NULL AND prev_hash <> $3::bytea)
         ORDER BY seq LIMIT 1
         """,
-        first, last, expected_prev,
+        first,
+        last,
+        expected_prev,
     )
     if row is None:
         count, top = await conn.fetchrow(
-            f'SELECT count(*), max(seq) FROM "{schema}".entry WHERE seq BETWEEN $1 AND $2', first, last
+            f'SELECT count(*), max(seq) FROM "{schema}".entry WHERE seq BETWEEN $1 AND $2',
+            first,
+            last,
         )
         if count == 0:
             return Failure(first, "missing_entry", f"entries {first}..{last} are missing")
@@ -123,13 +127,20 @@ async def chain_failure(
     seq, eid = row["seq"], row["event_id"]
     p_seq = row["p_seq"] if row["p_seq"] is not None else first - 1
     if seq > p_seq + 1:
-        return Failure(p_seq + 1, "missing_entry",
-                       f"entries {p_seq + 1}..{seq - 1} are missing (between {p_seq} and {seq})")
+        return Failure(
+            p_seq + 1,
+            "missing_entry",
+            f"entries {p_seq + 1}..{seq - 1} are missing (between {p_seq} and {seq})",
+        )
     if seq <= p_seq:
         return Failure(seq, "unexpected_entry", f"entry {seq} appears more than once", entry_id=eid)
     if not row["hash_ok"]:
-        return Failure(seq, "hash_mismatch", f"entry {seq} ({eid}) does not match its hash", entry_id=eid)
-    return Failure(seq, "chain_broken", f"entry {seq} ({eid}) does not follow entry {seq - 1}", entry_id=eid)
+        return Failure(
+            seq, "hash_mismatch", f"entry {seq} ({eid}) does not match its hash", entry_id=eid
+        )
+    return Failure(
+        seq, "chain_broken", f"entry {seq} ({eid}) does not follow entry {seq - 1}", entry_id=eid
+    )
 
 
 async def _expected_prev(conn: asyncpg.Connection, schema: str, first: int) -> bytes | None:
@@ -138,7 +149,9 @@ async def _expected_prev(conn: asyncpg.Connection, schema: str, first: int) -> b
         return GENESIS
     prev = await conn.fetchval(f'SELECT hash FROM "{schema}".entry WHERE seq = $1', first - 1)
     if prev is None:
-        prev = await conn.fetchval(f'SELECT last_hash FROM "{schema}".archive WHERE last_seq = $1', first - 1)
+        prev = await conn.fetchval(
+            f'SELECT last_hash FROM "{schema}".archive WHERE last_seq = $1', first - 1
+        )
     return bytes(prev) if prev is not None else None
 
 
@@ -158,23 +171,41 @@ def check_checkpoint(
 ) -> Failure | None:
     """Whether a signed checkpoint document matches the entries' hashes it covers."""
     if document is None:
-        return Failure(first_seq, "checkpoint_missing",
-                       f"checkpoint {no} is not in the object store", checkpoint=no)
+        return Failure(
+            first_seq,
+            "checkpoint_missing",
+            f"checkpoint {no} is not in the object store",
+            checkpoint=no,
+        )
     problem = keyring.check(document)
     if problem:
-        return Failure(first_seq, "checkpoint_signature", f"checkpoint {no}: {problem}", checkpoint=no)
+        return Failure(
+            first_seq, "checkpoint_signature", f"checkpoint {no}: {problem}", checkpoint=no
+        )
     st = document["statement"]
     if st.get("no") != no or st.get("first_seq") != first_seq:
-        return Failure(first_seq, "checkpoint_mismatch",
-                       f"checkpoint {no} in the database does not match the signed one", checkpoint=no)
+        return Failure(
+            first_seq,
+            "checkpoint_mismatch",
+            f"checkpoint {no} in the database does not match the signed one",
+            checkpoint=no,
+        )
     if len(hashes) != st["size"]:
-        return Failure(first_seq, "checkpoint_mismatch",
-                       f"checkpoint {no} signed {st['size']} entries ({st['first_seq']}..{st['last_seq']}); "
-                       f"{len(hashes)} are there", checkpoint=no)
+        return Failure(
+            first_seq,
+            "checkpoint_mismatch",
+            f"checkpoint {no} signed {st['size']} entries ({st['first_seq']}..{st['last_seq']}); "
+            f"{len(hashes)} are there",
+            checkpoint=no,
+        )
     if merkle.root(hashes).hex() != st["merkle_root"] or hashes[-1].hex() != st["last_hash"]:
-        return Failure(first_seq, "checkpoint_mismatch",
-                       f"entries {st['first_seq']}..{st['last_seq']} no longer give the Merkle root signed "
-                       f"in checkpoint {no}", checkpoint=no)
+        return Failure(
+            first_seq,
+            "checkpoint_mismatch",
+            f"entries {st['first_seq']}..{st['last_seq']} no longer give the Merkle root signed "
+            f"in checkpoint {no}",
+            checkpoint=no,
+        )
     return None
 
 
@@ -187,15 +218,21 @@ async def verify(
     first_seq: int | None = None,
     last_seq: int | None = None,
 ) -> Report:
-    """Re-compute the chain and the checkpoints over ``first_seq..last_seq`` (default: all online)."""
+    """Re-compute the chain and checkpoints over ``first_seq..last_seq`` (default: all online)."""
     s = schema
     head = await conn.fetchval(f'SELECT seq FROM "{s}".chain_head WHERE id = 1')
     lo, hi = await conn.fetchrow(f'SELECT min(seq), max(seq) FROM "{s}".entry')
     archived_to = await conn.fetchval(f'SELECT max(last_seq) FROM "{s}".archive') or 0
     if lo is None:
         if head > archived_to:
-            return Report("failed", failure=Failure(archived_to + 1, "missing_entry",
-                                                    f"entries {archived_to + 1}..{head} are missing"))
+            return Report(
+                "failed",
+                failure=Failure(
+                    archived_to + 1,
+                    "missing_entry",
+                    f"entries {archived_to + 1}..{head} are missing",
+                ),
+            )
         return Report("ok")
     a = max(lo, first_seq or lo)
     b = min(hi, last_seq or hi)
@@ -203,7 +240,9 @@ async def verify(
         return Report("ok", first_seq=a, last_seq=b)
     cps = await conn.fetch(
         f'SELECT no, first_seq, last_seq, object_key FROM "{s}".checkpoint '
-        f"WHERE last_seq >= $1 AND first_seq <= $2 ORDER BY no", a, b,
+        f"WHERE last_seq >= $1 AND first_seq <= $2 ORDER BY no",
+        a,
+        b,
     )
     if cps:
         a, b = min(a, cps[0]["first_seq"]), max(b, cps[-1]["last_seq"])
@@ -211,13 +250,24 @@ async def verify(
 
     failures: list[Failure] = []
     if a == lo and lo != archived_to + 1:
-        failures.append(Failure(archived_to + 1, "missing_entry", f"entries {archived_to + 1}..{lo - 1} are missing"))
+        failures.append(
+            Failure(
+                archived_to + 1, "missing_entry", f"entries {archived_to + 1}..{lo - 1} are missing"
+            )
+        )
     if b == hi and hi != head:
         if hi < head:
-            failures.append(Failure(hi + 1, "missing_entry", f"entries {hi + 1}..{head} are missing"))
+            failures.append(
+                Failure(hi + 1, "missing_entry", f"entries {hi + 1}..{head} are missing")
+            )
         else:
-            failures.append(Failure(head + 1, "unexpected_entry",
-                                    f"entries {head + 1}..{hi} were not written by the journal"))
+            failures.append(
+                Failure(
+                    head + 1,
+                    "unexpected_entry",
+                    f"entries {head + 1}..{hi} were not written by the journal",
+                )
+            )
     expected = await _expected_prev(conn, s, a)
     chain = await chain_failure(conn, s, a, b, expected)
     if chain is None and expected is None:
@@ -228,11 +278,17 @@ async def verify(
     for cp in cps:
         no, f, last = cp["no"], cp["first_seq"], cp["last_seq"]
         if previous is not None and (no != previous["no"] + 1 or f != previous["last_seq"] + 1):
-            cp_failure = Failure(previous["last_seq"] + 1, "checkpoint_missing",
-                                 f"checkpoints between {previous['no']} and {no} are missing", checkpoint=no)
+            cp_failure = Failure(
+                previous["last_seq"] + 1,
+                "checkpoint_missing",
+                f"checkpoints between {previous['no']} and {no} are missing",
+                checkpoint=no,
+            )
             break
         previous = cp
-        rows = await conn.fetch(f'SELECT hash FROM "{s}".entry WHERE seq BETWEEN $1 AND $2 ORDER BY seq', f, last)
+        rows = await conn.fetch(
+            f'SELECT hash FROM "{s}".entry WHERE seq BETWEEN $1 AND $2 ORDER BY seq', f, last
+        )
         doc = await load_document(store, cp["object_key"])
         cp_failure = check_checkpoint(doc, keyring, no, [bytes(r["hash"]) for r in rows], f)
         if cp_failure is not None:
@@ -242,15 +298,20 @@ async def verify(
         orphan = await load_document(store, checkpoint_key(last_no + 1))
         if orphan is not None:
             st = orphan.get("statement", {})
-            cp_failure = Failure(int(st.get("first_seq", hi)), "checkpoint_missing",
-                                 f"checkpoint {last_no + 1} is in the object store but not in the journal",
-                                 checkpoint=last_no + 1)
+            cp_failure = Failure(
+                int(st.get("first_seq", hi)),
+                "checkpoint_missing",
+                f"checkpoint {last_no + 1} is in the object store but not in the journal",
+                checkpoint=last_no + 1,
+            )
     covered_to = cps[-1]["last_seq"] if cps else a - 1
     report.unchecked_entries = max(0, b - covered_to)
 
     if chain is not None and cp_failure is not None:
-        # A rewritten checkpoint range is reported as such unless the chain locates it more precisely.
-        cp_last = next((c["last_seq"] for c in cps if c["no"] == cp_failure.checkpoint), cp_failure.seq)
+        # A rewritten checkpoint range is reported unless the chain locates it more precisely.
+        cp_last = next(
+            (c["last_seq"] for c in cps if c["no"] == cp_failure.checkpoint), cp_failure.seq
+        )
         failures.append(chain if chain.seq <= cp_last else cp_failure)
     elif chain is not None or cp_failure is not None:
         failures.append(chain or cp_failure)  # type: ignore[arg-type]

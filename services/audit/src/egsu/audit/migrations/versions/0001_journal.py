@@ -55,7 +55,9 @@ def upgrade() -> None:
             recorded_at timestamptz
         )
     """)
-    op.execute(f"""INSERT INTO "{s}".chain_head (id, seq, hash) VALUES (1, 0, '\\x{"00" * 32}'::bytea)""")
+    op.execute(
+        f"""INSERT INTO "{s}".chain_head (id, seq, hash) VALUES (1, 0, '\\x{"00" * 32}'::bytea)"""
+    )
     op.execute(f"""
         CREATE TABLE "{s}".checkpoint (
             no bigint PRIMARY KEY,
