@@ -28,9 +28,16 @@ def forge(stack: Stack, **overrides: object) -> str:
     """A token signed with the realm's own key, with chosen claims (for expiry tests)."""
     key = SigningKey.load_or_create(stack.var / "realm" / "signing-key.pem")
     now = int(time.time())
-    claims = {"iss": stack.issuer, "aud": ["egsu-api"], "sub": str(uuid.uuid4()), "typ": "Bearer",
-              "iat": now, "exp": now + 300, "preferred_username": "ministry",
-              "realm_access": {"roles": ["ministry"]}} | overrides
+    claims = {
+        "iss": stack.issuer,
+        "aud": ["egsu-api"],
+        "sub": str(uuid.uuid4()),
+        "typ": "Bearer",
+        "iat": now,
+        "exp": now + 300,
+        "preferred_username": "ministry",
+        "realm_access": {"roles": ["ministry"]},
+    } | overrides
     return jwt.encode(claims, key.private_key, algorithm="RS256", headers={"kid": key.kid})
 
 
@@ -51,35 +58,63 @@ def test_tampered_token_is_401(stack: Stack) -> None:
     claims = json.loads(base64.urlsafe_b64decode(payload + "=="))
     claims["realm_access"]["roles"] = ["ministry"]
     evil = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
-    r = httpx.get(f"{stack.url}/api/v1/me", headers={"Authorization": f"Bearer {head}.{evil}.{sig}"})
+    r = httpx.get(
+        f"{stack.url}/api/v1/me", headers={"Authorization": f"Bearer {head}.{evil}.{sig}"}
+    )
     _problem(r, 401, "invalid_token")
 
 
 def test_expired_token_is_401(stack: Stack) -> None:
     old = forge(stack, iat=int(time.time()) - 3600, exp=int(time.time()) - 1800)
-    _problem(httpx.get(f"{stack.url}/api/v1/me", headers={"Authorization": f"Bearer {old}"}), 401, "token_expired")
+    _problem(
+        httpx.get(f"{stack.url}/api/v1/me", headers={"Authorization": f"Bearer {old}"}),
+        401,
+        "token_expired",
+    )
     fresh = forge(stack)
-    assert httpx.get(f"{stack.url}/api/v1/me", headers={"Authorization": f"Bearer {fresh}"}).status_code == 200
+    assert (
+        httpx.get(
+            f"{stack.url}/api/v1/me", headers={"Authorization": f"Bearer {fresh}"}
+        ).status_code
+        == 200
+    )
 
 
 def test_token_of_another_issuer_or_key_is_401(stack: Stack) -> None:
     other = forge(stack, iss="http://evil.example/realms/egsu")
-    _problem(httpx.get(f"{stack.url}/api/v1/me", headers={"Authorization": f"Bearer {other}"}), 401, "invalid_token")
+    _problem(
+        httpx.get(f"{stack.url}/api/v1/me", headers={"Authorization": f"Bearer {other}"}),
+        401,
+        "invalid_token",
+    )
     from cryptography.hazmat.primitives.asymmetric import rsa
 
     stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = stranger.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                 serialization.NoEncryption())
-    tok = jwt.encode({"iss": stack.issuer, "sub": "x", "exp": int(time.time()) + 60, "iat": int(time.time())},
-                     pem, algorithm="RS256", headers={"kid": "unknown-kid"})
-    _problem(httpx.get(f"{stack.url}/api/v1/me", headers={"Authorization": f"Bearer {tok}"}), 401, "invalid_token")
+    pem = stranger.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    tok = jwt.encode(
+        {"iss": stack.issuer, "sub": "x", "exp": int(time.time()) + 60, "iat": int(time.time())},
+        pem,
+        algorithm="RS256",
+        headers={"kid": "unknown-kid"},
+    )
+    _problem(
+        httpx.get(f"{stack.url}/api/v1/me", headers={"Authorization": f"Bearer {tok}"}),
+        401,
+        "invalid_token",
+    )
 
 
 def test_wrong_role_is_403_before_the_service(stack: Stack) -> None:
     # The gateway knows each route's roles from the services' OpenAPI documents.
     spec = httpx.get(f"{stack.url}/openapi.json").json()
-    protected = [(p, m, op["x-egsu-roles"]) for p, item in spec["paths"].items() for m, op in item.items()
-                 if "x-egsu-roles" in op and "{" not in p and m == "get" and p != "/api/v1/me"]
+    protected = [
+        (p, m, op["x-egsu-roles"])
+        for p, item in spec["paths"].items()
+        for m, op in item.items()
+        if "x-egsu-roles" in op and "{" not in p and m == "get" and p != "/api/v1/me"
+    ]
     assert protected, "no protected GET route found"
     path, _, roles = next((p, m, r) for p, m, r in protected if "auditor" not in r)
     with stack.sync_client("auditor") as c:

@@ -23,8 +23,9 @@ pytestmark = pytest.mark.stack
 
 
 def kc(stack: Stack, client_id: str = "egsu-cli", secret: str | None = None) -> KeycloakOpenID:
-    return KeycloakOpenID(server_url=stack.url + "/", realm_name="egsu", client_id=client_id,
-                          client_secret_key=secret)
+    return KeycloakOpenID(
+        server_url=stack.url + "/", realm_name="egsu", client_id=client_id, client_secret_key=secret
+    )
 
 
 def test_python_keycloak_obtains_refreshes_and_introspects_tokens(stack: Stack) -> None:
@@ -64,78 +65,126 @@ def test_public_key_and_certs_match(stack: Stack) -> None:
 
 
 def test_subject_user_token_carries_bin(stack: Stack) -> None:
-    stack.add_user("subject-990340000016", ["subject"], bin="990340000016")
-    claims = jwt.decode(stack.token("subject-990340000016"), options={"verify_signature": False})
-    assert claims["bin"] == "990340000016"
+    stack.add_user("subject-990340000014", ["subject"], bin="990340000014")
+    claims = jwt.decode(stack.token("subject-990340000014"), options={"verify_signature": False})
+    assert claims["bin"] == "990340000014"
     assert claims["realm_access"]["roles"] == ["subject"]
 
 
 def test_client_credentials_for_services(stack: Stack) -> None:
-    r = httpx.post(stack.token_url, data={"grant_type": "client_credentials"},
-                   auth=("egsu-registry", "egsu-registry-dev-secret"))
+    r = httpx.post(
+        stack.token_url,
+        data={"grant_type": "client_credentials"},
+        auth=("egsu-registry", "egsu-registry-dev-secret"),
+    )
     assert r.status_code == 200
     claims = jwt.decode(r.json()["access_token"], options={"verify_signature": False})
     assert claims["realm_access"]["roles"] == ["service"]
-    bad = httpx.post(stack.token_url, data={"grant_type": "client_credentials"}, auth=("egsu-registry", "nope"))
+    bad = httpx.post(
+        stack.token_url, data={"grant_type": "client_credentials"}, auth=("egsu-registry", "nope")
+    )
     assert bad.status_code == 401
 
 
 def test_authorization_code_flow_with_pkce(stack: Stack) -> None:
     verifier = secrets.token_urlsafe(48)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
+    challenge = (
+        base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
+    )
     redirect = "http://localhost:8000/auth/callback"
-    params = {"client_id": "egsu-console", "response_type": "code", "redirect_uri": redirect, "scope": "openid",
-              "state": "st4te", "nonce": "n0nce", "code_challenge": challenge, "code_challenge_method": "S256",
-              "ui_locales": "kk"}
+    params = {
+        "client_id": "egsu-console",
+        "response_type": "code",
+        "redirect_uri": redirect,
+        "scope": "openid",
+        "state": "st4te",
+        "nonce": "n0nce",
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+        "ui_locales": "kk",
+    }
     with httpx.Client(base_url=stack.url, follow_redirects=False) as browser:
         page = browser.get("/realms/egsu/protocol/openid-connect/auth", params=params)
         assert page.status_code == 200 and "Құпиясөз" in page.text  # the login page speaks Kazakh
         q = re.search(r'name="q" value="([^"]*)"', page.text).group(1).replace("&amp;", "&")
-        bad = browser.post("/realms/egsu/login-actions/authenticate",
-                           data={"q": q, "username": "ministry", "password": "x"})
+        bad = browser.post(
+            "/realms/egsu/login-actions/authenticate",
+            data={"q": q, "username": "ministry", "password": "x"},
+        )
         assert bad.status_code == 401
-        done = browser.post("/realms/egsu/login-actions/authenticate",
-                            data={"q": q, "username": "ministry", "password": "demo"})
+        done = browser.post(
+            "/realms/egsu/login-actions/authenticate",
+            data={"q": q, "username": "ministry", "password": "demo"},
+        )
         assert done.status_code == 302
         back = urlparse(done.headers["location"])
         got = parse_qs(back.query)
         assert got["state"] == ["st4te"]
         code = got["code"][0]
         form = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect}
-        wrong = httpx.post(stack.token_url, data={**form, "code_verifier": "not-it"},
-                           auth=("egsu-console", "egsu-console-dev-secret"))
+        wrong = httpx.post(
+            stack.token_url,
+            data={**form, "code_verifier": "not-it"},
+            auth=("egsu-console", "egsu-console-dev-secret"),
+        )
         assert wrong.status_code == 400  # PKCE mismatch also spends the code, as it should
         page = browser.get("/realms/egsu/protocol/openid-connect/auth", params=params)
         assert page.status_code == 302  # the SSO session logs in without the form
         code = parse_qs(urlparse(page.headers["location"]).query)["code"][0]
-        tokens = httpx.post(stack.token_url, data={**form, "code": code, "code_verifier": verifier},
-                            auth=("egsu-console", "egsu-console-dev-secret")).json()
+        tokens = httpx.post(
+            stack.token_url,
+            data={**form, "code": code, "code_verifier": verifier},
+            auth=("egsu-console", "egsu-console-dev-secret"),
+        ).json()
         idt = jwt.decode(tokens["id_token"], options={"verify_signature": False})
         assert idt["nonce"] == "n0nce" and idt["preferred_username"] == "ministry"
-        out = browser.get("/realms/egsu/protocol/openid-connect/logout",
-                          params={"id_token_hint": tokens["id_token"], "client_id": "egsu-console",
-                                  "post_logout_redirect_uri": "http://localhost:8000/"})
+        out = browser.get(
+            "/realms/egsu/protocol/openid-connect/logout",
+            params={
+                "id_token_hint": tokens["id_token"],
+                "client_id": "egsu-console",
+                "post_logout_redirect_uri": "http://localhost:8000/",
+            },
+        )
         assert out.status_code == 302
         again = browser.get("/realms/egsu/protocol/openid-connect/auth", params=params)
         assert again.status_code == 200  # logged out: the form again
 
 
 def test_redirect_uri_not_registered_is_refused(stack: Stack) -> None:
-    r = httpx.get(f"{stack.url}/realms/egsu/protocol/openid-connect/auth",
-                  params={"client_id": "egsu-console", "response_type": "code", "redirect_uri": "https://evil.example/"})
+    r = httpx.get(
+        f"{stack.url}/realms/egsu/protocol/openid-connect/auth",
+        params={
+            "client_id": "egsu-console",
+            "response_type": "code",
+            "redirect_uri": "https://evil.example/",
+        },
+    )
     assert r.status_code == 400
 
 
 def test_realm_export_has_roles_clients_and_bin_mapper() -> None:
     exported = keycloak_realm(RealmDefinition.load())
     text = json.dumps(exported)
-    assert {r["name"] for r in exported["roles"]["realm"]} >= {"ministry", "operator", "government", "subject",
-                                                               "auditor"}
+    assert {r["name"] for r in exported["roles"]["realm"]} >= {
+        "ministry",
+        "operator",
+        "government",
+        "subject",
+        "auditor",
+    }
     mappers = [m for s in exported["clientScopes"] for m in s["protocolMappers"]]
-    bin_mapper = next(m for m in mappers if m["protocolMapper"] == "oidc-usermodel-attribute-mapper")
-    assert bin_mapper["config"]["claim.name"] == "bin" and bin_mapper["config"]["access.token.claim"] == "true"
+    bin_mapper = next(
+        m for m in mappers if m["protocolMapper"] == "oidc-usermodel-attribute-mapper"
+    )
+    assert (
+        bin_mapper["config"]["claim.name"] == "bin"
+        and bin_mapper["config"]["access.token.claim"] == "true"
+    )
     audience = next(m for m in mappers if m["protocolMapper"] == "oidc-audience-mapper")
     assert audience["config"]["included.custom.audience"] == "egsu-api"
     console = next(c for c in exported["clients"] if c["clientId"] == "egsu-console")
     assert console["attributes"]["pkce.code.challenge.method"] == "S256"
-    assert "dev-secret" not in text and "demo" not in text  # no development secret leaves the building
+    assert (
+        "dev-secret" not in text and "demo" not in text
+    )  # no development secret leaves the building

@@ -31,14 +31,22 @@ async def stream(bus: Bus) -> StreamSpec:
     return spec
 
 
-async def collect(bus: Bus, spec: StreamSpec, handler, *, wait_for: int, timeout: float = 10) -> list[bytes]:  # type: ignore[no-untyped-def]
+async def collect(
+    bus: Bus, spec: StreamSpec, handler, *, wait_for: int, timeout: float = 10
+) -> list[bytes]:  # type: ignore[no-untyped-def]
     seen: list[bytes] = []
 
     async def wrapped(batch: list[Delivery]) -> None:
         await handler(batch, seen)
 
-    c = bus.consumer(stream=spec.name, durable=f"d{uuid.uuid4().hex[:6]}", filter_subject=spec.subjects[0],
-                     handler=wrapped, batch=10, fetch_timeout=0.2)
+    c = bus.consumer(
+        stream=spec.name,
+        durable=f"d{uuid.uuid4().hex[:6]}",
+        filter_subject=spec.subjects[0],
+        handler=wrapped,
+        batch=10,
+        fetch_timeout=0.2,
+    )
     c.start()
     deadline = asyncio.get_running_loop().time() + timeout
     while len(seen) < wait_for and asyncio.get_running_loop().time() < deadline:
@@ -59,7 +67,9 @@ async def test_same_message_id_is_stored_once(bus: Bus, stream: StreamSpec) -> N
     a = await bus.publish(subj, b"one", msg_id="m-1")
     b = await bus.publish(subj, b"one", msg_id="m-1")
     assert not a.duplicate and b.duplicate
-    acks = await bus.publish_many([(subj, b"two", "m-2"), (subj, b"three", "m-3"), (subj, b"two", "m-2")])
+    acks = await bus.publish_many(
+        [(subj, b"two", "m-2"), (subj, b"three", "m-3"), (subj, b"two", "m-2")]
+    )
     assert sum(1 for x in acks if x.duplicate) == 1
     assert (await bus.js.stream_info(stream.name)).state.messages == 3
 
@@ -108,8 +118,14 @@ async def test_publish_without_nats_is_bus_unavailable(infra: InfraUrls) -> None
 async def test_audit_events_reach_the_audit_stream(bus: Bus) -> None:
     await bus.ensure_streams()
     audit = AuditLog(bus, "bustest")
-    ev = await audit.record("change", "thing.update", object_type="thing", object_id="42",
-                            before={"a": 1}, after={"a": 2})
+    ev = await audit.record(
+        "change",
+        "thing.update",
+        object_type="thing",
+        object_id="42",
+        before={"a": 1},
+        after={"a": 2},
+    )
     audit.start()
     queued = audit.record_nowait("access", "GET /x", status=200)
     await audit.close()

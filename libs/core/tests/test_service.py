@@ -41,7 +41,9 @@ def make_app() -> FastAPI:
         if item.name == "dup":
             raise Conflict("a thing with this name exists", code="thing_exists")
         if item.name == "bad":
-            raise Unprocessable("qty must be even", errors=[FieldError("qty", "odd", "must be even")])
+            raise Unprocessable(
+                "qty must be even", errors=[FieldError("qty", "odd", "must be even")]
+            )
         if item.name == "boom":
             raise RuntimeError("unexpected")
         return item
@@ -50,7 +52,9 @@ def make_app() -> FastAPI:
     async def secret(_: Annotated[None, Depends(_Ops())]) -> dict[str, str]:
         return {"ok": "yes"}
 
-    return create_service_app(settings=Settings(service_name="t"), title="t", description="t", routers=[r])
+    return create_service_app(
+        settings=Settings(service_name="t"), title="t", description="t", routers=[r]
+    )
 
 
 @pytest.fixture

@@ -12,8 +12,9 @@ from egsu.infra.embedded import _pg_bin_path
 
 
 def psql(url: str, sql: str) -> str:
-    out = subprocess.run([str(_pg_bin_path() / "psql"), url, "-tAc", sql], check=True, capture_output=True,
-                         text=True)
+    out = subprocess.run(
+        [str(_pg_bin_path() / "psql"), url, "-tAc", sql], check=True, capture_output=True, text=True
+    )
     return out.stdout.strip()
 
 
@@ -38,8 +39,14 @@ def test_infra_restart_keeps_data(tmp_path: Path) -> None:
 
 
 def test_external_urls_are_used_instead_of_embedded(tmp_path: Path) -> None:
-    env = {"EGSU_DATABASE_URL": "postgresql://x@db:5432/egsu", "EGSU_NATS_URL": "nats://nats:4222",
-           "EGSU_S3_ENDPOINT": "http://minio:9000"}
+    env = {
+        "EGSU_DATABASE_URL": "postgresql://x@db:5432/egsu",
+        "EGSU_NATS_URL": "nats://nats:4222",
+        "EGSU_S3_ENDPOINT": "http://minio:9000",
+    }
     urls = Infra(tmp_path, environ=env).start()
     assert urls.embedded == []
-    assert urls.database_url == env["EGSU_DATABASE_URL"] and urls.s3_endpoint == env["EGSU_S3_ENDPOINT"]
+    assert (
+        urls.database_url == env["EGSU_DATABASE_URL"]
+        and urls.s3_endpoint == env["EGSU_S3_ENDPOINT"]
+    )

@@ -14,15 +14,22 @@ from egsu.storage import ObjectStore, StoreUnavailable
 
 @pytest.fixture
 async def store(infra: InfraUrls) -> ObjectStore:
-    s = ObjectStore(Settings(s3_endpoint=infra.s3_endpoint, s3_access_key=infra.s3_access_key,
-                             s3_secret_key=infra.s3_secret_key))
+    s = ObjectStore(
+        Settings(
+            s3_endpoint=infra.s3_endpoint,
+            s3_access_key=infra.s3_access_key,
+            s3_secret_key=infra.s3_secret_key,
+        )
+    )
     await s.ensure_buckets()
     return s
 
 
 async def test_put_get_stat_list_remove(store: ObjectStore) -> None:
     key = f"t/{uuid.uuid4().hex}/a.json"
-    etag = await store.put("raw", key, b'{"a": 1}', content_type="application/json", metadata={"sha256": "abc"})
+    etag = await store.put(
+        "raw", key, b'{"a": 1}', content_type="application/json", metadata={"sha256": "abc"}
+    )
     assert etag
     assert await store.get("raw", key) == b'{"a": 1}'
     st = await store.stat("raw", key)

@@ -8,7 +8,17 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 # Start order: the realm first, then the services, the console, and the gateway last.
-ORDER = ("registry", "validation", "ingest", "measurements", "monitoring", "forecast", "reports", "audit", "web")
+ORDER = (
+    "registry",
+    "validation",
+    "ingest",
+    "measurements",
+    "monitoring",
+    "forecast",
+    "reports",
+    "audit",
+    "web",
+)
 
 
 @dataclass(frozen=True)

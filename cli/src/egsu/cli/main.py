@@ -20,6 +20,29 @@ app = typer.Typer(
 app.add_typer(realm.app, name="realm")
 
 
+@app.command()
+def revision(
+    service: str = typer.Argument(..., help="The service whose models changed, e.g. registry."),
+    message: str = typer.Option(..., "-m", "--message", help="What the migration does."),
+    database_url: str = typer.Option(None, envvar="EGSU_DATABASE_URL", help="PostgreSQL URL."),
+) -> None:
+    """Write a new migration for a service by comparing its models with the database (development)."""
+    import asyncio
+
+    from egsu.cli.components import migrations
+    from egsu.db.migrations import revision as make_revision
+
+    found = {m.service: m for m in migrations()}
+    if service not in found:
+        raise typer.BadParameter(f"no migrations for {service!r}; known: {', '.join(found)}")
+    if not database_url:
+        raise typer.BadParameter(
+            "set EGSU_DATABASE_URL (egsu infra prints it)", param_hint="--database-url"
+        )
+    m = found[service]
+    asyncio.run(make_revision(database_url, m.location, m.schema, message))
+
+
 def _plugins() -> None:
     """Sub-commands contributed by installed parts (``egsu.cli`` entry points: name = "module:typer_app")."""
     from importlib.metadata import entry_points
@@ -40,13 +63,19 @@ def up(
     port: int = typer.Option(8000, help="Port of the gateway (console and API)."),
     demo: bool = typer.Option(False, help="Seed demo data and run the live simulator."),
     demo_points: int = typer.Option(2000, help="Metering points of the demo energy system."),
-    fast: bool = typer.Option(False, help="Trade durability for speed (tests): no fsync in PostgreSQL."),
-    state_file: Path = typer.Option(None, help="Where to write the processes' state (default var/run/state.json)."),
+    fast: bool = typer.Option(
+        False, help="Trade durability for speed (tests): no fsync in PostgreSQL."
+    ),
+    state_file: Path = typer.Option(
+        None, help="Where to write the processes' state (default var/run/state.json)."
+    ),
 ) -> None:
     """Start the whole System: embedded servers, migrations, every service, the gateway."""
     from egsu.cli.up import run_up
 
-    raise typer.Exit(run_up(var, port, demo=demo, fast=fast, state_file=state_file, demo_points=demo_points))
+    raise typer.Exit(
+        run_up(var, port, demo=demo, fast=fast, state_file=state_file, demo_points=demo_points)
+    )
 
 
 @app.command()
@@ -73,7 +102,9 @@ def migrate(
 ) -> None:
     """Apply every service's database migrations (each on its own schema)."""
     if not database_url:
-        raise typer.BadParameter("set EGSU_DATABASE_URL or pass --database-url", param_hint="--database-url")
+        raise typer.BadParameter(
+            "set EGSU_DATABASE_URL or pass --database-url", param_hint="--database-url"
+        )
     from egsu.cli.components import migrate_all
 
     with console.status("Applying migrations…"):

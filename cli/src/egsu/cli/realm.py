@@ -10,7 +10,9 @@ import typer
 from egsu.realm.export import keycloak_realm
 from egsu.realm.model import RealmDefinition, UserDirectory, add_users
 
-app = typer.Typer(help="The realm `egsu`: export for Keycloak, development users.", no_args_is_help=True)
+app = typer.Typer(
+    help="The realm `egsu`: export for Keycloak, development users.", no_args_is_help=True
+)
 
 
 def users_file(var: Path) -> Path:
@@ -20,13 +22,19 @@ def users_file(var: Path) -> Path:
 def listed_users(var: Path) -> list[tuple[str, str]]:
     """(username, role) of every user the development realm knows."""
     d = UserDirectory(RealmDefinition.load(), users_file(var))
-    return [(u.username, ", ".join(u.roles) + (f" (BIN {u.bin})" if u.bin else "")) for u in d.all()]
+    return [
+        (u.username, ", ".join(u.roles) + (f" (BIN {u.bin})" if u.bin else "")) for u in d.all()
+    ]
 
 
 @app.command("export")
 def export(
-    out: Path = typer.Option(None, "--out", "-o", help="Write to this file instead of standard output."),
-    with_dev_users: bool = typer.Option(False, help="Include the development users (never in production)."),
+    out: Path = typer.Option(
+        None, "--out", "-o", help="Write to this file instead of standard output."
+    ),
+    with_dev_users: bool = typer.Option(
+        False, help="Include the development users (never in production)."
+    ),
     var: Path = typer.Option(Path("var"), help="Data folder holding added development users."),
 ) -> None:
     """Print the realm as a Keycloak realm-import JSON (secrets as ${EGSU_CLIENT_SECRET_*} placeholders)."""

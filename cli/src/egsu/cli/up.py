@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from egsu.cli.components import Component, components, migrate_all
+from egsu.cli.components import components, migrate_all
 from egsu.infra import Infra, InfraUrls
 from egsu.infra.process import Child, free_port
 
@@ -51,9 +51,20 @@ class Proc:
 
     def start(self) -> None:
         argv = [
-            sys.executable, "-m", "uvicorn", "--factory", self.target, "--host", "127.0.0.1",
-            "--port", str(self.port), "--no-access-log", "--timeout-graceful-shutdown", "20",
-            "--log-level", "warning",
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            self.target,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--no-access-log",
+            "--timeout-graceful-shutdown",
+            "20",
+            "--log-level",
+            "warning",
         ]
         self.child = Child(self.name, argv, log=self.log, env=self.env)
         self.child.start()
@@ -79,9 +90,13 @@ class Supervisor:
 
     def plan(self, urls: InfraUrls) -> None:
         """Decide ports and environment of every process."""
-        env_base = {**os.environ, **urls.env(), "EGSU_VAR_DIR": str(self.var),
-                    "EGSU_LOG_JSON": os.environ.get("EGSU_LOG_JSON", "true"),
-                    "PYTHONUNBUFFERED": "1"}
+        env_base = {
+            **os.environ,
+            **urls.env(),
+            "EGSU_VAR_DIR": str(self.var),
+            "EGSU_LOG_JSON": os.environ.get("EGSU_LOG_JSON", "true"),
+            "PYTHONUNBUFFERED": "1",
+        }
         gateway_port = self.port
         comps = components()
         ports = {c.name: (gateway_port if c.name == "gateway" else free_port()) for c in comps}
@@ -91,29 +106,51 @@ class Supervisor:
             issuer = f"http://localhost:{gateway_port}/realms/egsu"
             env_base["EGSU_OIDC_ISSUER"] = issuer
             env_base["EGSU_OIDC_INTERNAL_URL"] = f"http://127.0.0.1:{realm_port}/realms/egsu"
-            self.procs.append(Proc("realm", "egsu.realm.app:create_app", realm_port,
-                                   {**env_base, "EGSU_SERVICE_NAME": "realm", "EGSU_REALM_ISSUER": issuer},
-                                   self.var / "logs" / "realm.log"))
-        services = {c.name: f"http://127.0.0.1:{ports[c.name]}" for c in comps if c.name not in ("gateway", "web")}
+            self.procs.append(
+                Proc(
+                    "realm",
+                    "egsu.realm.app:create_app",
+                    realm_port,
+                    {**env_base, "EGSU_SERVICE_NAME": "realm", "EGSU_REALM_ISSUER": issuer},
+                    self.var / "logs" / "realm.log",
+                )
+            )
+        services = {
+            c.name: f"http://127.0.0.1:{ports[c.name]}"
+            for c in comps
+            if c.name not in ("gateway", "web")
+        }
         env_base["EGSU_SERVICES"] = json.dumps(services)
         for c in comps:
             env = {**env_base, "EGSU_SERVICE_NAME": c.name, "EGSU_CLIENT_ID": f"egsu-{c.name}"}
             secret = os.environ.get(f"EGSU_CLIENT_SECRET_{c.name.upper()}")
-            env["EGSU_CLIENT_SECRET"] = secret or (DEV_SECRET.format(name=c.name) if embedded_realm else "")
+            env["EGSU_CLIENT_SECRET"] = secret or (
+                DEV_SECRET.format(name=c.name) if embedded_realm else ""
+            )
             env["EGSU_GATEWAY_URL"] = f"http://127.0.0.1:{gateway_port}"
             if c.name == "gateway":
                 if embedded_realm:
                     env["EGSU_REALM_URL"] = f"http://127.0.0.1:{self.procs[0].port}"
                 if "web" in ports:
                     env["EGSU_WEB_URL"] = f"http://127.0.0.1:{ports['web']}"
-            self.procs.append(Proc(c.name, c.target, ports[c.name], env, self.var / "logs" / f"{c.name}.log"))
+            self.procs.append(
+                Proc(c.name, c.target, ports[c.name], env, self.var / "logs" / f"{c.name}.log")
+            )
 
     def write_state(self) -> None:
         gw = next((p for p in self.procs if p.name == "gateway"), None)
         state = {
             "gateway_url": gw.url if gw else None,
-            "processes": {p.name: {"url": p.url, "pid": p.child.pid if p.child else None, "state": p.state,
-                                   "restarts": p.restarts, "log": str(p.log)} for p in self.procs},
+            "processes": {
+                p.name: {
+                    "url": p.url,
+                    "pid": p.child.pid if p.child else None,
+                    "state": p.state,
+                    "restarts": p.restarts,
+                    "log": str(p.log),
+                }
+                for p in self.procs
+            },
             "infra": self.urls.__dict__ if self.urls else None,
             "supervisor_pid": os.getpid(),
         }
@@ -156,7 +193,7 @@ class Supervisor:
                     self.on_ready()
                 try:
                     await asyncio.wait_for(self.stopping.wait(), timeout=0.2)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
         finally:
             await http.aclose()
@@ -181,7 +218,7 @@ class Supervisor:
             if p.child is not None and p.child.proc is not None:
                 try:
                     p.child.proc.wait(max(0.1, deadline - time.monotonic()))
-                except Exception:  # noqa: BLE001 - whatever it is, kill it
+                except Exception:
                     p.child.proc.kill()
             p.state = "stopped"
         if self.infra is not None:
@@ -193,15 +230,24 @@ class Supervisor:
             t.add_column(col)
         colours = {"ready": "green", "starting": "yellow", "waiting": "red", "stopped": "dim"}
         for p in self.procs:
-            t.add_row(p.name, f"[{colours.get(p.state, 'white')}]{p.state}[/]", p.url,
-                      str(p.child.pid if p.child else "-"), str(p.restarts))
+            t.add_row(
+                p.name,
+                f"[{colours.get(p.state, 'white')}]{p.state}[/]",
+                p.url,
+                str(p.child.pid if p.child else "-"),
+                str(p.restarts),
+            )
         return t
 
 
 def banner(console: Console, port: int, users: list[tuple[str, str]]) -> None:
-    console.print(f"\n[bold green]EGSU TEK is ready[/] — console and API: [bold]http://localhost:{port}/[/]")
+    console.print(
+        f"\n[bold green]EGSU TEK is ready[/] — console and API: [bold]http://localhost:{port}/[/]"
+    )
     console.print(f"API documentation: http://localhost:{port}/docs")
-    console.print(f"Realm (OIDC): http://localhost:{port}/realms/egsu/.well-known/openid-configuration")
+    console.print(
+        f"Realm (OIDC): http://localhost:{port}/realms/egsu/.well-known/openid-configuration"
+    )
     if users:
         console.print("Demo users (development realm; password for all: [bold]demo[/]):")
         for name, role in users:
@@ -209,12 +255,19 @@ def banner(console: Console, port: int, users: list[tuple[str, str]]) -> None:
     console.print("Press Ctrl-C to stop.\n")
 
 
-def run_up(var: Path, port: int, *, demo: bool, fast: bool, state_file: Path | None, demo_points: int) -> int:
+def run_up(
+    var: Path, port: int, *, demo: bool, fast: bool, state_file: Path | None, demo_points: int
+) -> int:
     console = Console()
     var = var.resolve()
     var.mkdir(parents=True, exist_ok=True)
-    sup = Supervisor(var=var, port=port, console=console, state_file=state_file or var / "run" / "state.json",
-                     fast=fast)
+    sup = Supervisor(
+        var=var,
+        port=port,
+        console=console,
+        state_file=state_file or var / "run" / "state.json",
+        fast=fast,
+    )
 
     async def main() -> int:
         loop = asyncio.get_running_loop()

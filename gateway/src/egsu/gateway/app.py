@@ -37,7 +37,8 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 AnyUser = Annotated[
-    Principal, Depends(require_roles("ministry", "operator", "government", "subject", "auditor", "service"))
+    Principal,
+    Depends(require_roles("ministry", "operator", "government", "subject", "auditor", "service")),
 ]
 
 
@@ -51,7 +52,9 @@ class AccessJournal:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = {k.decode().lower(): v.decode(errors="replace") for k, v in scope.get("headers", [])}
+        headers = {
+            k.decode().lower(): v.decode(errors="replace") for k, v in scope.get("headers", [])
+        }
         rid = headers.get("x-request-id", "")
         rid = rid if _REQUEST_ID.match(rid) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = rid
@@ -80,12 +83,23 @@ class AccessJournal:
             return
         state = scope.get("state", {})
         principal = state.get("principal")
-        outcome = "success" if status < 400 else ("denied" if status in (401, 403, 429) else "failure")
+        outcome = (
+            "success" if status < 400 else ("denied" if status in (401, 403, 429) else "failure")
+        )
         method, path = scope.get("method", ""), scope.get("path", "")
         audit.record_nowait(
-            "access", f"{method} {state.get('route', path)}", actor=actor_of(principal), outcome=outcome,
-            object_type="http", object_id=path, request_id=rid, source_ip=state.get("client_ip"),
-            method=method, path=path, status=status, duration_ms=round(seconds * 1000, 2),
+            "access",
+            f"{method} {state.get('route', path)}",
+            actor=actor_of(principal),
+            outcome=outcome,
+            object_type="http",
+            object_id=path,
+            request_id=rid,
+            source_ip=state.get("client_ip"),
+            method=method,
+            path=path,
+            status=status,
+            duration_ms=round(seconds * 1000, 2),
             service=state.get("service"),
         )
 
@@ -122,10 +136,14 @@ def create_app() -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        http = httpx.AsyncClient(limits=httpx.Limits(max_connections=500, max_keepalive_connections=100))
+        http = httpx.AsyncClient(
+            limits=httpx.Limits(max_connections=500, max_keepalive_connections=100)
+        )
         app.state.http = http
         app.state.verifier = TokenVerifier(
-            settings.oidc_issuer or "", audience=settings.oidc_audience, base_url=settings.oidc_base_url
+            settings.oidc_issuer or "",
+            audience=settings.oidc_audience,
+            base_url=settings.oidc_base_url,
         )
         bus = Bus(settings)
         await bus.connect()
@@ -190,20 +208,31 @@ def create_app() -> FastAPI:
     @app.get("/docs", include_in_schema=False)
     async def docs() -> HTMLResponse:
         return get_swagger_ui_html(
-            openapi_url="/openapi.json", title="EGSU TEK API",
-            swagger_js_url="/docs-static/swagger-ui-bundle.js", swagger_css_url="/docs-static/swagger-ui.css",
+            openapi_url="/openapi.json",
+            title="EGSU TEK API",
+            swagger_js_url="/docs-static/swagger-ui-bundle.js",
+            swagger_css_url="/docs-static/swagger-ui.css",
             swagger_favicon_url="/docs-static/favicon.png",
         )
 
     async def rate_limit(request: Request, principal: Principal | None, ip: str) -> None:
-        key, limit = (f"user:{principal.user_id}", limit_user) if principal else (f"ip:{ip}", limit_anon)
+        key, limit = (
+            (f"user:{principal.user_id}", limit_user) if principal else (f"ip:{ip}", limit_anon)
+        )
         if not await limiter.hit(limit, key):
             request.app.state.audit.record_nowait(
-                "security", "rate_limit_exceeded", principal=principal, outcome="denied", source_ip=ip,
-                object_type="http", object_id=request.url.path, limit=str(limit),
+                "security",
+                "rate_limit_exceeded",
+                principal=principal,
+                outcome="denied",
+                source_ip=ip,
+                object_type="http",
+                object_id=request.url.path,
+                limit=str(limit),
             )
             raise TooManyRequests(
-                f"more than {limit} requests; slow down and retry after a minute", headers={"Retry-After": "10"}
+                f"more than {limit} requests; slow down and retry after a minute",
+                headers={"Retry-After": "10"},
             )
 
     async def authenticate(request: Request) -> Principal | None:
@@ -214,18 +243,28 @@ def create_app() -> FastAPI:
         if scheme.lower() != "bearer" or not token:
             raise Unauthorized("use Authorization: Bearer <token>", code="invalid_token")
         try:
-            principal = Principal.from_claims(await request.app.state.verifier.verify(token.strip()))
+            principal = Principal.from_claims(
+                await request.app.state.verifier.verify(token.strip())
+            )
         except Unauthorized as exc:
             request.app.state.audit.record_nowait(
-                "auth", "token_rejected", outcome="denied", source_ip=request.state.client_ip,
-                object_type="http", object_id=request.url.path, reason=exc.code,
+                "auth",
+                "token_rejected",
+                outcome="denied",
+                source_ip=request.state.client_ip,
+                object_type="http",
+                object_id=request.url.path,
+                reason=exc.code,
             )
             raise
         request.state.principal = principal
         return principal
 
-    @app.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"],
-                   include_in_schema=False)
+    @app.api_route(
+        "/{path:path}",
+        methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"],
+        include_in_schema=False,
+    )
     async def route(request: Request, path: str) -> Any:
         ip = client_ip(request, settings.trusted_proxies)
         request.state.client_ip = ip
@@ -238,7 +277,9 @@ def create_app() -> FastAPI:
             service = settings.areas.get(area)
             base = settings.services.get(service or "")
             if not service or not base:
-                raise NotFound(f"there is no API area {area!r}; see /docs for the API", code="unknown_area")
+                raise NotFound(
+                    f"there is no API area {area!r}; see /docs for the API", code="unknown_area"
+                )
             request.state.service = service
             principal = await authenticate(request)
             table: RouteTable = request.app.state.routes
@@ -250,29 +291,63 @@ def create_app() -> FastAPI:
                 request.state.route = op.template
             if op is None or not op.public:
                 if principal is None:
-                    raise Unauthorized("send an access token: Authorization: Bearer <token>", code="missing_token")
+                    raise Unauthorized(
+                        "send an access token: Authorization: Bearer <token>", code="missing_token"
+                    )
                 if op is not None and not principal.roles & op.roles:  # type: ignore[operator]
                     request.app.state.audit.record_nowait(
-                        "security", "access_denied", principal=principal, outcome="denied", source_ip=ip,
-                        object_type="http", object_id=p, method=request.method,
+                        "security",
+                        "access_denied",
+                        principal=principal,
+                        outcome="denied",
+                        source_ip=ip,
+                        object_type="http",
+                        object_id=p,
+                        method=request.method,
                     )
                     raise Forbidden(
                         f"this needs one of the roles {', '.join(sorted(op.roles or ()))}",  # type: ignore[arg-type]
                         code="role_required",
                     )
             await rate_limit(request, principal, ip)
-            return await forward(http, request, base, request_id=rid, client_ip=ip,
-                                 timeout=settings.upstream_timeout, service=service)
+            return await forward(
+                http,
+                request,
+                base,
+                request_id=rid,
+                client_ip=ip,
+                timeout=settings.upstream_timeout,
+                service=service,
+            )
         if p.startswith("/realms/") and settings.realm_url:
             request.state.service = "realm"
             await rate_limit(request, None, ip)
-            return await forward(http, request, settings.realm_url, request_id=rid, client_ip=ip,
-                                 timeout=settings.upstream_timeout, service="realm")
+            return await forward(
+                http,
+                request,
+                settings.realm_url,
+                request_id=rid,
+                client_ip=ip,
+                timeout=settings.upstream_timeout,
+                service="realm",
+            )
         if settings.web_url:
             request.state.service = "web"
-            return await forward(http, request, settings.web_url, request_id=rid, client_ip=ip,
-                                 timeout=settings.upstream_timeout, service="web")
-        return problem(404, "not_found", "Not found", "Nothing is served here; the API is under /api/v1 (see /docs).")
+            return await forward(
+                http,
+                request,
+                settings.web_url,
+                request_id=rid,
+                client_ip=ip,
+                timeout=settings.upstream_timeout,
+                service="web",
+            )
+        return problem(
+            404,
+            "not_found",
+            "Not found",
+            "Nothing is served here; the API is under /api/v1 (see /docs).",
+        )
 
     return app
 

@@ -22,7 +22,9 @@ class GatewaySettings(Settings):
     service_name: str = "gateway"
     areas: dict[str, str] = DEFAULT_AREAS
     realm_url: str | None = None  # the development realm, proxied at /realms/ (embedded setup only)
-    web_url: str | None = None  # the console; everything that is not API, realm or health goes there
+    web_url: str | None = (
+        None  # the console; everything that is not API, realm or health goes there
+    )
     rate_limit: str = "1200/minute"  # per authenticated client
     rate_limit_anonymous: str = "300/minute"  # per source address
     upstream_timeout: float = 60.0

@@ -12,10 +12,19 @@ from starlette.responses import Response, StreamingResponse
 
 from egsu.core.errors import EgsuError, ServiceUnavailable
 
-HOP_BY_HOP = frozenset({
-    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailers",
-    "transfer-encoding", "upgrade", "host",
-})
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+        "host",
+    }
+)
 # Safe to resend: idempotent and without a body to replay.
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
 RETRY_DELAYS = (0.1, 0.3, 0.6, 1.0, 1.5)  # about 3.5 s: enough for a restarted service to come back
@@ -69,10 +78,13 @@ async def forward(
                 continue
             raise ServiceUnavailable(
                 f"the {service} service is not reachable right now; try again in a few seconds",
-                code="upstream_unavailable", retry_after=2,
+                code="upstream_unavailable",
+                retry_after=2,
             ) from exc
         except httpx.TimeoutException as exc:
-            raise GatewayTimeout(f"the {service} service did not answer within {timeout:.0f} s") from exc
+            raise GatewayTimeout(
+                f"the {service} service did not answer within {timeout:.0f} s"
+            ) from exc
     return StreamingResponse(
         upstream.aiter_raw(),
         status_code=upstream.status_code,

@@ -56,10 +56,22 @@ class ServiceSpec:
         ops = []
         for template, item in spec.get("paths", {}).items():
             for method, op in item.items():
-                if method.lower() not in ("get", "post", "put", "patch", "delete", "head", "options"):
+                if method.lower() not in (
+                    "get",
+                    "post",
+                    "put",
+                    "patch",
+                    "delete",
+                    "head",
+                    "options",
+                ):
                     continue
                 roles = None if op.get("x-egsu-public") else frozenset(op.get("x-egsu-roles", ()))
-                ops.append(Operation(method.upper(), template, compile_template(template), roles, self.name))
+                ops.append(
+                    Operation(
+                        method.upper(), template, compile_template(template), roles, self.name
+                    )
+                )
         ops.sort(key=Operation.specificity)
         self.spec = spec
         self.operations = ops
@@ -97,7 +109,9 @@ class RouteTable:
     def spec_of(self, service: str) -> ServiceSpec | None:
         return self.specs.get(service)
 
-    def merged_openapi(self, info: dict[str, Any], issuer: str | None, own: dict[str, Any]) -> dict[str, Any]:
+    def merged_openapi(
+        self, info: dict[str, Any], issuer: str | None, own: dict[str, Any]
+    ) -> dict[str, Any]:
         """One OpenAPI document for the whole System."""
         merged: dict[str, Any] = {
             "openapi": "3.1.0",
@@ -117,7 +131,9 @@ class RouteTable:
             if renames:
                 text = json.dumps(spec)
                 for old, new in renames.items():
-                    text = text.replace(f'"#/components/schemas/{old}"', f'"#/components/schemas/{new}"')
+                    text = text.replace(
+                        f'"#/components/schemas/{old}"', f'"#/components/schemas/{new}"'
+                    )
                 spec = json.loads(text)
                 for old, new in renames.items():
                     spec["components"]["schemas"][new] = spec["components"]["schemas"].pop(old)
@@ -127,7 +143,9 @@ class RouteTable:
                     if isinstance(op, dict):
                         op.setdefault("tags", [name])
                 merged["paths"][path] = item
-        security: dict[str, Any] = {"HTTPBearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
+        security: dict[str, Any] = {
+            "HTTPBearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+        }
         if issuer:
             security["realm"] = {
                 "type": "openIdConnect",

@@ -63,14 +63,20 @@ class Realm:
             client_id, _, secret = raw.partition(":")
         client = self.client(client_id)
         if not client.public and not (
-            secret and client.secret and hmac.compare_digest(secret.encode(), client.secret.encode())
+            secret
+            and client.secret
+            and hmac.compare_digest(secret.encode(), client.secret.encode())
         ):
-            raise OAuthError("unauthorized_client", "Invalid client or Invalid client credentials", 401)
+            raise OAuthError(
+                "unauthorized_client", "Invalid client or Invalid client credentials", 401
+            )
         return client
 
 
 def _oauth_error(exc: OAuthError) -> JSONResponse:
-    return JSONResponse({"error": exc.error, "error_description": exc.description}, status_code=exc.status)
+    return JSONResponse(
+        {"error": exc.error, "error_description": exc.description}, status_code=exc.status
+    )
 
 
 def router(realm_name: str) -> APIRouter:
@@ -104,14 +110,29 @@ def router(realm_name: str) -> APIRouter:
             "userinfo_endpoint": f"{ep}/userinfo",
             "end_session_endpoint": f"{ep}/logout",
             "jwks_uri": f"{ep}/certs",
-            "grant_types_supported": ["authorization_code", "refresh_token", "password", "client_credentials"],
+            "grant_types_supported": [
+                "authorization_code",
+                "refresh_token",
+                "password",
+                "client_credentials",
+            ],
             "response_types_supported": ["code"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256"],
             "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
             "code_challenge_methods_supported": ["S256", "plain"],
             "scopes_supported": ["openid", "profile", "email", "roles"],
-            "claims_supported": ["sub", "iss", "aud", "exp", "iat", "preferred_username", "email", "name", "bin"],
+            "claims_supported": [
+                "sub",
+                "iss",
+                "aud",
+                "exp",
+                "iat",
+                "preferred_username",
+                "email",
+                "name",
+                "bin",
+            ],
             "ui_locales_supported": realm_of(request).definition.locales,
         }
 
@@ -119,8 +140,13 @@ def router(realm_name: str) -> APIRouter:
     async def certs(request: Request) -> dict[str, Any]:
         return {"keys": [realm_of(request).key.jwk()]}
 
-    @r.post(f"{oidc}/token", summary="Token endpoint: password, client credentials, refresh, authorization code")
-    async def token(request: Request, authorization: Annotated[str | None, Header()] = None) -> Response:
+    @r.post(
+        f"{oidc}/token",
+        summary="Token endpoint: password, client credentials, refresh, authorization code",
+    )
+    async def token(
+        request: Request, authorization: Annotated[str | None, Header()] = None
+    ) -> Response:
         realm = realm_of(request)
         form = {k: str(v) for k, v in (await request.form()).items()}
         try:
@@ -130,7 +156,9 @@ def router(realm_name: str) -> APIRouter:
                 return JSONResponse(_password_grant(realm, client, form))
             if grant == "client_credentials":
                 if not client.service_account:
-                    raise OAuthError("unauthorized_client", "Client not enabled to retrieve service account")
+                    raise OAuthError(
+                        "unauthorized_client", "Client not enabled to retrieve service account"
+                    )
                 return JSONResponse(realm.tokens.service_tokens(client))
             if grant == "refresh_token":
                 return JSONResponse(_refresh_grant(realm, client, form))
@@ -141,7 +169,9 @@ def router(realm_name: str) -> APIRouter:
             return _oauth_error(exc)
 
     @r.post(f"{oidc}/token/introspect", summary="Token introspection (confidential clients)")
-    async def introspect(request: Request, authorization: Annotated[str | None, Header()] = None) -> Response:
+    async def introspect(
+        request: Request, authorization: Annotated[str | None, Header()] = None
+    ) -> Response:
         realm = realm_of(request)
         form = {k: str(v) for k, v in (await request.form()).items()}
         try:
@@ -157,22 +187,46 @@ def router(realm_name: str) -> APIRouter:
         sid = claims.get("sid")
         if sid and realm.sessions.get(sid, realm.definition) is None:
             return JSONResponse({"active": False})
-        return JSONResponse({**claims, "active": True, "client_id": claims.get("azp"),
-                             "username": claims.get("preferred_username"), "token_type": claims.get("typ")})
+        return JSONResponse(
+            {
+                **claims,
+                "active": True,
+                "client_id": claims.get("azp"),
+                "username": claims.get("preferred_username"),
+                "token_type": claims.get("typ"),
+            }
+        )
 
     @r.api_route(f"{oidc}/userinfo", methods=["GET", "POST"], summary="Claims of the token's user")
-    async def userinfo(request: Request, authorization: Annotated[str | None, Header()] = None) -> Response:
+    async def userinfo(
+        request: Request, authorization: Annotated[str | None, Header()] = None
+    ) -> Response:
         realm = realm_of(request)
-        tok = (authorization or "")[7:] if (authorization or "").lower().startswith("bearer ") else ""
+        tok = (
+            (authorization or "")[7:] if (authorization or "").lower().startswith("bearer ") else ""
+        )
         try:
             claims = realm.tokens.decode(tok, typ="Bearer")
         except jwt.PyJWTError:
-            return JSONResponse({"error": "invalid_token", "error_description": "Token verification failed"},
-                                status_code=401)
+            return JSONResponse(
+                {"error": "invalid_token", "error_description": "Token verification failed"},
+                status_code=401,
+            )
         if claims.get("sid") and realm.sessions.get(claims["sid"], realm.definition) is None:
-            return JSONResponse({"error": "invalid_token", "error_description": "User session not found"},
-                                status_code=401)
-        keep = ("sub", "email_verified", "name", "preferred_username", "given_name", "family_name", "email", "bin")
+            return JSONResponse(
+                {"error": "invalid_token", "error_description": "User session not found"},
+                status_code=401,
+            )
+        keep = (
+            "sub",
+            "email_verified",
+            "name",
+            "preferred_username",
+            "given_name",
+            "family_name",
+            "email",
+            "bin",
+        )
         return JSONResponse({k: claims[k] for k in keep if k in claims})
 
     @r.get(f"{oidc}/auth", summary="Authorization endpoint (code flow with PKCE)")
@@ -183,7 +237,9 @@ def router(realm_name: str) -> APIRouter:
         client = realm.definition.clients.get(q.get("client_id", ""))
         redirect_uri = q.get("redirect_uri", "")
         if client is None or not client.standard_flow or not client.redirect_allowed(redirect_uri):
-            return _message(request, lang, TEXT[lang]["bad_request"], "invalid client or redirect_uri", 400)
+            return _message(
+                request, lang, TEXT[lang]["bad_request"], "invalid client or redirect_uri", 400
+            )
         if q.get("response_type") != "code":
             return _redirect_error(redirect_uri, q, "unsupported_response_type")
         session = realm.sessions.get(request.cookies.get(SSO_COOKIE), realm.definition)
@@ -192,40 +248,69 @@ def router(realm_name: str) -> APIRouter:
         return _login_page(request, realm, q, lang)
 
     @r.post(f"{base}/login-actions/authenticate", summary="The login form's post")
-    async def login(request: Request, q: Annotated[str, Form()] = "", username: Annotated[str, Form()] = "",
-                    password: Annotated[str, Form()] = "") -> Response:
+    async def login(
+        request: Request,
+        q: Annotated[str, Form()] = "",
+        username: Annotated[str, Form()] = "",
+        password: Annotated[str, Form()] = "",
+    ) -> Response:
         realm = realm_of(request)
         from urllib.parse import parse_qsl
 
         params = dict(parse_qsl(q))
         lang = _lang(request, params)
         client = realm.definition.clients.get(params.get("client_id", ""))
-        if client is None or not client.standard_flow or not client.redirect_allowed(params.get("redirect_uri", "")):
-            return _message(request, lang, TEXT[lang]["bad_request"], "invalid client or redirect_uri", 400)
+        if (
+            client is None
+            or not client.standard_flow
+            or not client.redirect_allowed(params.get("redirect_uri", ""))
+        ):
+            return _message(
+                request, lang, TEXT[lang]["bad_request"], "invalid client or redirect_uri", 400
+            )
         user = realm.users.get(username.strip())
-        if user is None or not user.enabled or not hmac.compare_digest(user.password.encode(), password.encode()):
-            return _login_page(request, realm, params, lang, error=TEXT[lang]["bad_credentials"],
-                               username=username, status=401)
-        session = realm.sessions.start(user.username, client.client_id, params.get("scope", "openid"))
+        if (
+            user is None
+            or not user.enabled
+            or not hmac.compare_digest(user.password.encode(), password.encode())
+        ):
+            return _login_page(
+                request,
+                realm,
+                params,
+                lang,
+                error=TEXT[lang]["bad_credentials"],
+                username=username,
+                status=401,
+            )
+        session = realm.sessions.start(
+            user.username, client.client_id, params.get("scope", "openid")
+        )
         resp = _issue_code(realm, client, session, params)
         resp.set_cookie(SSO_COOKIE, session.id, httponly=True, samesite="lax", path=base)
         return resp
 
     @r.api_route(f"{oidc}/logout", methods=["GET", "POST"], summary="End the SSO session")
-    async def logout(request: Request, authorization: Annotated[str | None, Header()] = None) -> Response:
+    async def logout(
+        request: Request, authorization: Annotated[str | None, Header()] = None
+    ) -> Response:
         realm = realm_of(request)
         if request.method == "POST":
             form = {k: str(v) for k, v in (await request.form()).items()}
             if "refresh_token" in form:  # back-channel logout by a client (python-keycloak)
                 try:
                     client = realm.authenticate_client(form, authorization)
-                    claims = realm.tokens.decode(form["refresh_token"], typ="Refresh", verify_exp=False)
+                    claims = realm.tokens.decode(
+                        form["refresh_token"], typ="Refresh", verify_exp=False
+                    )
                 except OAuthError as exc:
                     return _oauth_error(exc)
                 except jwt.PyJWTError:
                     return _oauth_error(OAuthError("invalid_grant", "Invalid refresh token"))
                 if claims.get("azp") != client.client_id:
-                    return _oauth_error(OAuthError("invalid_grant", "Token was not issued to this client"))
+                    return _oauth_error(
+                        OAuthError("invalid_grant", "Token was not issued to this client")
+                    )
                 realm.sessions.end(claims.get("sid"))
                 return Response(status_code=204)
             params = form
@@ -255,42 +340,82 @@ def router(realm_name: str) -> APIRouter:
 
 
 def _lang(request: Request, params: dict[str, str]) -> str:
-    return pick_language(params.get("kc_locale"), params.get("ui_locales"), request.cookies.get("egsu_lang"),
-                         accept_language=request.headers.get("accept-language"))
+    return pick_language(
+        params.get("kc_locale"),
+        params.get("ui_locales"),
+        request.cookies.get("egsu_lang"),
+        accept_language=request.headers.get("accept-language"),
+    )
 
 
-def _login_page(request: Request, realm: Realm, params: dict[str, str], lang: str, *, error: str | None = None,
-                username: str = "", status: int = 200) -> HTMLResponse:
+def _login_page(
+    request: Request,
+    realm: Realm,
+    params: dict[str, str],
+    lang: str,
+    *,
+    error: str | None = None,
+    username: str = "",
+    status: int = 200,
+) -> HTMLResponse:
     base = f"/realms/{realm.definition.realm}"
-    links = {code: f"{base}/protocol/openid-connect/auth?{urlencode({**params, 'kc_locale': code})}"
-             for code, _ in LANGUAGES}
+    links = {
+        code: f"{base}/protocol/openid-connect/auth?{urlencode({**params, 'kc_locale': code})}"
+        for code, _ in LANGUAGES
+    }
     return templates.TemplateResponse(
-        request, "login.html",
-        {"lang": lang, "t": TEXT[lang], "q": urlencode(params), "error": error, "username": username,
-         "action": f"{base}/login-actions/authenticate", "languages": LANGUAGES, "lang_links": links},
+        request,
+        "login.html",
+        {
+            "lang": lang,
+            "t": TEXT[lang],
+            "q": urlencode(params),
+            "error": error,
+            "username": username,
+            "action": f"{base}/login-actions/authenticate",
+            "languages": LANGUAGES,
+            "lang_links": links,
+        },
         status_code=status,
     )
 
 
 def _message(request: Request, lang: str, title: str, message: str, status: int) -> HTMLResponse:
-    return templates.TemplateResponse(request, "message.html", {"lang": lang, "title": title, "message": message},
-                                      status_code=status)
+    return templates.TemplateResponse(
+        request,
+        "message.html",
+        {"lang": lang, "title": title, "message": message},
+        status_code=status,
+    )
 
 
 def _redirect_error(redirect_uri: str, params: dict[str, str], error: str) -> RedirectResponse:
     q = {"error": error}
     if params.get("state"):
         q["state"] = params["state"]
-    return RedirectResponse(redirect_uri + ("&" if "?" in redirect_uri else "?") + urlencode(q), status_code=302)
+    return RedirectResponse(
+        redirect_uri + ("&" if "?" in redirect_uri else "?") + urlencode(q), status_code=302
+    )
 
 
-def _issue_code(realm: Realm, client: Client, session: Any, params: dict[str, str]) -> RedirectResponse:
-    method = params.get("code_challenge_method") or ("plain" if params.get("code_challenge") else None)
-    code = realm.sessions.new_code(AuthCode(
-        client_id=client.client_id, redirect_uri=params["redirect_uri"], session_id=session.id,
-        code_challenge=params.get("code_challenge"), code_challenge_method=method, nonce=params.get("nonce"),
-        scope=params.get("scope", "openid"), expires=time.time() + 60,
-    ))
+def _issue_code(
+    realm: Realm, client: Client, session: Any, params: dict[str, str]
+) -> RedirectResponse:
+    method = params.get("code_challenge_method") or (
+        "plain" if params.get("code_challenge") else None
+    )
+    code = realm.sessions.new_code(
+        AuthCode(
+            client_id=client.client_id,
+            redirect_uri=params["redirect_uri"],
+            session_id=session.id,
+            code_challenge=params.get("code_challenge"),
+            code_challenge_method=method,
+            nonce=params.get("nonce"),
+            scope=params.get("scope", "openid"),
+            expires=time.time() + 60,
+        )
+    )
     session.client_ids.add(client.client_id)
     q = {"code": code, "session_state": session.id, "iss": realm.issuer}
     if params.get("state"):
@@ -303,11 +428,15 @@ def _password_grant(realm: Realm, client: Client, form: dict[str, str]) -> dict[
     if not client.direct_access_grants:
         raise OAuthError("unauthorized_client", "Client not allowed for direct access grants")
     user = realm.users.get(form.get("username", ""))
-    if user is None or not user.enabled or not hmac.compare_digest(
-        user.password.encode(), form.get("password", "").encode()
+    if (
+        user is None
+        or not user.enabled
+        or not hmac.compare_digest(user.password.encode(), form.get("password", "").encode())
     ):
         raise OAuthError("invalid_grant", "Invalid user credentials", 401)
-    scope = " ".join(dict.fromkeys(["openid", *form.get("scope", "openid").split(), "profile", "email"]))
+    scope = " ".join(
+        dict.fromkeys(["openid", *form.get("scope", "openid").split(), "profile", "email"])
+    )
     session = realm.sessions.start(user.username, client.client_id, scope)
     return realm.tokens.user_tokens(user, client, session, scope=scope)
 
@@ -318,7 +447,9 @@ def _refresh_grant(realm: Realm, client: Client, form: dict[str, str]) -> dict[s
     except jwt.PyJWTError:
         raise OAuthError("invalid_grant", "Invalid refresh token") from None
     if claims.get("azp") != client.client_id:
-        raise OAuthError("invalid_grant", "Invalid refresh token. Token client and authorized client don't match")
+        raise OAuthError(
+            "invalid_grant", "Invalid refresh token. Token client and authorized client don't match"
+        )
     session = realm.sessions.get(claims.get("sid"), realm.definition)
     if session is None:
         raise OAuthError("invalid_grant", "Session not active")
@@ -338,7 +469,11 @@ def _code_grant(realm: Realm, client: Client, form: dict[str, str]) -> dict[str,
     if code.code_challenge:
         verifier = form.get("code_verifier", "")
         if code.code_challenge_method == "S256":
-            computed = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
+            computed = (
+                base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+                .decode()
+                .rstrip("=")
+            )
         else:
             computed = verifier
         if not verifier or not secrets.compare_digest(computed, code.code_challenge):

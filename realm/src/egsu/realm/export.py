@@ -15,7 +15,15 @@ from egsu.realm.model import RealmDefinition, User
 
 BIN_CLAIM_SCOPE = "egsu-bin"
 AUDIENCE_SCOPE = "egsu-api-audience"
-DEFAULT_SCOPES = ["profile", "email", "roles", "web-origins", "acr", AUDIENCE_SCOPE, BIN_CLAIM_SCOPE]
+DEFAULT_SCOPES = [
+    "profile",
+    "email",
+    "roles",
+    "web-origins",
+    "acr",
+    AUDIENCE_SCOPE,
+    BIN_CLAIM_SCOPE,
+]
 
 
 def secret_placeholder(client_id: str) -> str:
@@ -23,10 +31,17 @@ def secret_placeholder(client_id: str) -> str:
 
 
 def _user_profile() -> str:
-    def attr(name: str, display: str, validations: dict[str, Any], required: bool = False) -> dict[str, Any]:
+    def attr(
+        name: str, display: str, validations: dict[str, Any], required: bool = False
+    ) -> dict[str, Any]:
         a: dict[str, Any] = {
-            "name": name, "displayName": display, "validations": validations,
-            "permissions": {"view": ["admin", "user"], "edit": ["admin"] if name == "bin" else ["admin", "user"]},
+            "name": name,
+            "displayName": display,
+            "validations": validations,
+            "permissions": {
+                "view": ["admin", "user"],
+                "edit": ["admin"] if name == "bin" else ["admin", "user"],
+            },
             "multivalued": False,
         }
         if required:
@@ -35,12 +50,19 @@ def _user_profile() -> str:
 
     profile = {
         "attributes": [
-            attr("username", "${username}", {"length": {"min": 3, "max": 255},
-                                             "username-prohibited-characters": {}}),
+            attr(
+                "username",
+                "${username}",
+                {"length": {"min": 3, "max": 255}, "username-prohibited-characters": {}},
+            ),
             attr("email", "${email}", {"email": {}, "length": {"max": 255}}),
             attr("firstName", "${firstName}", {"length": {"max": 255}}),
             attr("lastName", "${lastName}", {"length": {"max": 255}}),
-            attr("bin", "BIN / IIN", {"pattern": {"pattern": r"^\d{12}$", "error-message": "12 digits"}}),
+            attr(
+                "bin",
+                "BIN / IIN",
+                {"pattern": {"pattern": r"^\d{12}$", "error-message": "12 digits"}},
+            ),
         ],
         "groups": [],
     }
@@ -49,15 +71,22 @@ def _user_profile() -> str:
 
 def _user(u: User) -> dict[str, Any]:
     out: dict[str, Any] = {
-        "username": u.username, "enabled": u.enabled, "firstName": u.first_name, "lastName": u.last_name,
-        "email": u.email or None, "emailVerified": bool(u.email), "realmRoles": list(u.roles),
+        "username": u.username,
+        "enabled": u.enabled,
+        "firstName": u.first_name,
+        "lastName": u.last_name,
+        "email": u.email or None,
+        "emailVerified": bool(u.email),
+        "realmRoles": list(u.roles),
         "attributes": {k: [v] for k, v in u.attributes.items()},
         "credentials": [{"type": "password", "value": u.password, "temporary": True}],
     }
     return {k: v for k, v in out.items() if v is not None}
 
 
-def keycloak_realm(definition: RealmDefinition, *, users: list[User] | None = None) -> dict[str, Any]:
+def keycloak_realm(
+    definition: RealmDefinition, *, users: list[User] | None = None
+) -> dict[str, Any]:
     """A realm representation Keycloak imports with ``--import-realm`` or the Keycloak operator."""
     clients = []
     service_users = []
@@ -81,15 +110,21 @@ def keycloak_realm(definition: RealmDefinition, *, users: list[User] | None = No
             rep["clientAuthenticatorType"] = "client-secret"
             rep["secret"] = secret_placeholder(c.client_id)
         if c.standard_flow:
-            rep["redirectUris"] = [u.replace("localhost:*", "localhost:8000/*") for u in c.redirect_uris]
+            rep["redirectUris"] = [
+                u.replace("localhost:*", "localhost:8000/*") for u in c.redirect_uris
+            ]
             rep["attributes"]["pkce.code.challenge.method"] = "S256"
             rep["attributes"]["post.logout.redirect.uris"] = "##".join(c.post_logout_redirect_uris)
         clients.append(rep)
         if c.service_account:
-            service_users.append({
-                "username": f"service-account-{c.client_id}", "enabled": True,
-                "serviceAccountClientId": c.client_id, "realmRoles": list(c.service_account_roles),
-            })
+            service_users.append(
+                {
+                    "username": f"service-account-{c.client_id}",
+                    "enabled": True,
+                    "serviceAccountClientId": c.client_id,
+                    "realmRoles": list(c.service_account_roles),
+                }
+            )
     return {
         "realm": definition.realm,
         "displayName": definition.display_name,
@@ -105,41 +140,74 @@ def keycloak_realm(definition: RealmDefinition, *, users: list[User] | None = No
         "internationalizationEnabled": True,
         "supportedLocales": definition.locales,
         "defaultLocale": definition.default_locale,
-        "roles": {"realm": [{"name": r["name"], "description": r.get("description", "")} for r in definition.roles]},
+        "roles": {
+            "realm": [
+                {"name": r["name"], "description": r.get("description", "")}
+                for r in definition.roles
+            ]
+        },
         "clientScopes": [
             {
-                "name": AUDIENCE_SCOPE, "protocol": "openid-connect",
+                "name": AUDIENCE_SCOPE,
+                "protocol": "openid-connect",
                 "description": f"Puts {definition.audience} in the access token's audience",
-                "attributes": {"include.in.token.scope": "false", "display.on.consent.screen": "false"},
-                "protocolMappers": [{
-                    "name": f"{definition.audience} audience", "protocol": "openid-connect",
-                    "protocolMapper": "oidc-audience-mapper", "consentRequired": False,
-                    "config": {"included.custom.audience": definition.audience,
-                               "access.token.claim": "true", "id.token.claim": "false",
-                               "introspection.token.claim": "true"},
-                }],
+                "attributes": {
+                    "include.in.token.scope": "false",
+                    "display.on.consent.screen": "false",
+                },
+                "protocolMappers": [
+                    {
+                        "name": f"{definition.audience} audience",
+                        "protocol": "openid-connect",
+                        "protocolMapper": "oidc-audience-mapper",
+                        "consentRequired": False,
+                        "config": {
+                            "included.custom.audience": definition.audience,
+                            "access.token.claim": "true",
+                            "id.token.claim": "false",
+                            "introspection.token.claim": "true",
+                        },
+                    }
+                ],
             },
             {
-                "name": BIN_CLAIM_SCOPE, "protocol": "openid-connect",
+                "name": BIN_CLAIM_SCOPE,
+                "protocol": "openid-connect",
                 "description": "The subject's BIN/IIN as the `bin` claim",
-                "attributes": {"include.in.token.scope": "false", "display.on.consent.screen": "false"},
-                "protocolMappers": [{
-                    "name": "bin", "protocol": "openid-connect",
-                    "protocolMapper": "oidc-usermodel-attribute-mapper", "consentRequired": False,
-                    "config": {"user.attribute": "bin", "claim.name": "bin", "jsonType.label": "String",
-                               "access.token.claim": "true", "id.token.claim": "true",
-                               "userinfo.token.claim": "true", "introspection.token.claim": "true",
-                               "multivalued": "false"},
-                }],
+                "attributes": {
+                    "include.in.token.scope": "false",
+                    "display.on.consent.screen": "false",
+                },
+                "protocolMappers": [
+                    {
+                        "name": "bin",
+                        "protocol": "openid-connect",
+                        "protocolMapper": "oidc-usermodel-attribute-mapper",
+                        "consentRequired": False,
+                        "config": {
+                            "user.attribute": "bin",
+                            "claim.name": "bin",
+                            "jsonType.label": "String",
+                            "access.token.claim": "true",
+                            "id.token.claim": "true",
+                            "userinfo.token.claim": "true",
+                            "introspection.token.claim": "true",
+                            "multivalued": "false",
+                        },
+                    }
+                ],
             },
         ],
         "defaultDefaultClientScopes": DEFAULT_SCOPES,
         "defaultOptionalClientScopes": ["offline_access"],
         "components": {
-            "org.keycloak.userprofile.UserProfileProvider": [{
-                "providerId": "declarative-user-profile", "subComponents": {},
-                "config": {"kc.user.profile.config": [_user_profile()]},
-            }],
+            "org.keycloak.userprofile.UserProfileProvider": [
+                {
+                    "providerId": "declarative-user-profile",
+                    "subComponents": {},
+                    "config": {"kc.user.profile.config": [_user_profile()]},
+                }
+            ],
         },
         "clients": clients,
         "users": service_users + [_user(u) for u in (users or [])],

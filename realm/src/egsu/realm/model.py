@@ -161,5 +161,7 @@ def add_users(extra_file: Path, users: list[dict[str, Any]]) -> None:
     for u in users:
         by_name[u["username"]] = u
     tmp = extra_file.with_suffix(".tmp")
-    tmp.write_text(yaml.safe_dump({"users": list(by_name.values())}, allow_unicode=True), encoding="utf-8")
+    tmp.write_text(
+        yaml.safe_dump({"users": list(by_name.values())}, allow_unicode=True), encoding="utf-8"
+    )
     tmp.replace(extra_file)

@@ -63,7 +63,10 @@ class Sessions:
             if s is None:
                 return None
             now = time.time()
-            if now - s.last_seen > realm.sso_session_idle_timeout or now - s.started > realm.sso_session_max_lifespan:
+            if (
+                now - s.last_seen > realm.sso_session_idle_timeout
+                or now - s.started > realm.sso_session_max_lifespan
+            ):
                 del self.sessions[sid]
                 return None
             return s
@@ -101,11 +104,21 @@ class TokenIssuer:
         self.issuer = issuer.rstrip("/")
 
     def _sign(self, claims: dict[str, Any]) -> str:
-        return jwt.encode(claims, self.key.private_key, algorithm="RS256", headers={"kid": self.key.kid, "typ": "JWT"})
+        return jwt.encode(
+            claims,
+            self.key.private_key,
+            algorithm="RS256",
+            headers={"kid": self.key.kid, "typ": "JWT"},
+        )
 
-    def decode(self, token: str, *, typ: str | None = None, verify_exp: bool = True) -> dict[str, Any]:
+    def decode(
+        self, token: str, *, typ: str | None = None, verify_exp: bool = True
+    ) -> dict[str, Any]:
         claims: dict[str, Any] = jwt.decode(
-            token, self.key.public_key, algorithms=["RS256"], issuer=self.issuer,
+            token,
+            self.key.public_key,
+            algorithms=["RS256"],
+            issuer=self.issuer,
             options={"verify_aud": False, "verify_exp": verify_exp},
         )
         if typ and claims.get("typ") != typ:
@@ -131,26 +144,52 @@ class TokenIssuer:
         return claims
 
     def user_tokens(
-        self, user: User, client: Client, session: Session, *, nonce: str | None = None, scope: str | None = None
+        self,
+        user: User,
+        client: Client,
+        session: Session,
+        *,
+        nonce: str | None = None,
+        scope: str | None = None,
     ) -> dict[str, Any]:
         """The token response for a user session, as Keycloak's token endpoint answers it."""
         now = int(time.time())
         scope = scope or session.scope
         exp = now + self.realm.access_token_lifespan
         access = {
-            "exp": exp, "iat": now, "auth_time": int(session.started), "jti": str(uuid.uuid4()),
-            "iss": self.issuer, "aud": [self.realm.audience, "account"], "sub": user.id, "typ": "Bearer",
-            "azp": client.client_id, "sid": session.id, "session_state": session.id, "acr": "1",
-            "realm_access": {"roles": list(user.roles)}, "scope": scope,
+            "exp": exp,
+            "iat": now,
+            "auth_time": int(session.started),
+            "jti": str(uuid.uuid4()),
+            "iss": self.issuer,
+            "aud": [self.realm.audience, "account"],
+            "sub": user.id,
+            "typ": "Bearer",
+            "azp": client.client_id,
+            "sid": session.id,
+            "session_state": session.id,
+            "acr": "1",
+            "realm_access": {"roles": list(user.roles)},
+            "scope": scope,
             **self._user_claims(user),
         }
         access_token = self._sign(access)
-        refresh_exp = min(now + self.realm.sso_session_idle_timeout,
-                          int(session.started) + self.realm.sso_session_max_lifespan)
+        refresh_exp = min(
+            now + self.realm.sso_session_idle_timeout,
+            int(session.started) + self.realm.sso_session_max_lifespan,
+        )
         refresh = {
-            "exp": refresh_exp, "iat": now, "jti": str(uuid.uuid4()), "iss": self.issuer, "aud": self.issuer,
-            "sub": user.id, "typ": "Refresh", "azp": client.client_id, "sid": session.id,
-            "session_state": session.id, "scope": scope,
+            "exp": refresh_exp,
+            "iat": now,
+            "jti": str(uuid.uuid4()),
+            "iss": self.issuer,
+            "aud": self.issuer,
+            "sub": user.id,
+            "typ": "Refresh",
+            "azp": client.client_id,
+            "sid": session.id,
+            "session_state": session.id,
+            "scope": scope,
         }
         body: dict[str, Any] = {
             "access_token": access_token,
@@ -164,10 +203,20 @@ class TokenIssuer:
         }
         if "openid" in scope.split():
             id_claims = {
-                "exp": exp, "iat": now, "auth_time": int(session.started), "jti": str(uuid.uuid4()),
-                "iss": self.issuer, "aud": client.client_id, "sub": user.id, "typ": "ID",
-                "azp": client.client_id, "sid": session.id, "session_state": session.id, "acr": "1",
-                "at_hash": _at_hash(access_token), **self._user_claims(user),
+                "exp": exp,
+                "iat": now,
+                "auth_time": int(session.started),
+                "jti": str(uuid.uuid4()),
+                "iss": self.issuer,
+                "aud": client.client_id,
+                "sub": user.id,
+                "typ": "ID",
+                "azp": client.client_id,
+                "sid": session.id,
+                "session_state": session.id,
+                "acr": "1",
+                "at_hash": _at_hash(access_token),
+                **self._user_claims(user),
             }
             if nonce:
                 id_claims["nonce"] = nonce
@@ -179,13 +228,26 @@ class TokenIssuer:
         now = int(time.time())
         username = f"service-account-{client.client_id}"
         access = {
-            "exp": now + self.realm.access_token_lifespan, "iat": now, "jti": str(uuid.uuid4()),
-            "iss": self.issuer, "aud": [self.realm.audience, "account"], "sub": user_id(username),
-            "typ": "Bearer", "azp": client.client_id, "acr": "1", "scope": "profile email",
+            "exp": now + self.realm.access_token_lifespan,
+            "iat": now,
+            "jti": str(uuid.uuid4()),
+            "iss": self.issuer,
+            "aud": [self.realm.audience, "account"],
+            "sub": user_id(username),
+            "typ": "Bearer",
+            "azp": client.client_id,
+            "acr": "1",
+            "scope": "profile email",
             "realm_access": {"roles": list(client.service_account_roles)},
-            "preferred_username": username, "client_id": client.client_id, "email_verified": False,
+            "preferred_username": username,
+            "client_id": client.client_id,
+            "email_verified": False,
         }
         return {
-            "access_token": self._sign(access), "expires_in": self.realm.access_token_lifespan,
-            "refresh_expires_in": 0, "token_type": "Bearer", "not-before-policy": 0, "scope": "profile email",
+            "access_token": self._sign(access),
+            "expires_in": self.realm.access_token_lifespan,
+            "refresh_expires_in": 0,
+            "token_type": "Bearer",
+            "not-before-policy": 0,
+            "scope": "profile email",
         }

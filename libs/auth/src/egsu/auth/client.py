@@ -15,7 +15,9 @@ from egsu.core.settings import Settings
 class ServiceToken:
     """A cached client-credentials access token, renewed shortly before it expires."""
 
-    def __init__(self, token_url: str, client_id: str, client_secret: str, http: httpx.AsyncClient) -> None:
+    def __init__(
+        self, token_url: str, client_id: str, client_secret: str, http: httpx.AsyncClient
+    ) -> None:
         self.token_url = token_url
         self.client_id = client_id
         self.client_secret = client_secret
@@ -36,7 +38,8 @@ class ServiceToken:
                     resp.raise_for_status()
                 except httpx.HTTPError as exc:
                     raise ServiceUnavailable(
-                        f"cannot get a service token for {self.client_id}", code="identity_unavailable"
+                        f"cannot get a service token for {self.client_id}",
+                        code="identity_unavailable",
                     ) from exc
                 body = resp.json()
                 self._token = body["access_token"]
@@ -56,7 +59,9 @@ class _BearerAuth(httpx.Auth):
 def service_client(settings: Settings, service: str, *, timeout: float = 10.0) -> httpx.AsyncClient:
     """An HTTP client for another service's API, authenticated as this service's client."""
     if not (settings.client_id and settings.client_secret and settings.oidc_base_url):
-        raise RuntimeError("set EGSU_CLIENT_ID, EGSU_CLIENT_SECRET and EGSU_OIDC_ISSUER to call other services")
+        raise RuntimeError(
+            "set EGSU_CLIENT_ID, EGSU_CLIENT_SECRET and EGSU_OIDC_ISSUER to call other services"
+        )
     client = httpx.AsyncClient(base_url=settings.service_url(service), timeout=timeout)
     token = ServiceToken(
         f"{settings.oidc_base_url}/protocol/openid-connect/token",

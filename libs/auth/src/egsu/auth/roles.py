@@ -19,7 +19,9 @@ from egsu.core.errors import Forbidden, Unauthorized
 _bearer = HTTPBearer(auto_error=False, description="An access token of realm `egsu` (Keycloak).")
 
 
-async def _principal(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal | None:
+async def _principal(
+    request: Request, credentials: HTTPAuthorizationCredentials | None
+) -> Principal | None:
     if credentials is None or credentials.scheme.lower() != "bearer":
         return None
     verifier: TokenVerifier = request.app.state.verifier
@@ -41,7 +43,9 @@ class RoleRequirement:
     async def __call__(self, request: Request, credentials: Any = Depends(_bearer)) -> Principal:
         principal = await _principal(request, credentials)
         if principal is None:
-            raise Unauthorized("send an access token: Authorization: Bearer <token>", code="missing_token")
+            raise Unauthorized(
+                "send an access token: Authorization: Bearer <token>", code="missing_token"
+            )
         if not principal.has_any(*self.roles):
             raise Forbidden(
                 f"this needs one of the roles {', '.join(sorted(self.roles))}; "
@@ -56,7 +60,9 @@ class PublicAccess:
 
     __egsu_access__ = {"public": True}
 
-    async def __call__(self, request: Request, credentials: Any = Depends(_bearer)) -> Principal | None:
+    async def __call__(
+        self, request: Request, credentials: Any = Depends(_bearer)
+    ) -> Principal | None:
         return await _principal(request, credentials)
 
 

@@ -79,7 +79,9 @@ class TokenVerifier:
         try:
             return self._keys[kid]
         except KeyError:
-            raise Unauthorized("the token was signed with an unknown key", code="invalid_token") from None
+            raise Unauthorized(
+                "the token was signed with an unknown key", code="invalid_token"
+            ) from None
 
     async def verify(self, token: str) -> dict[str, Any]:
         """The token's claims if it is valid; ``Unauthorized`` with a precise code if not."""
@@ -98,14 +100,23 @@ class TokenVerifier:
                 issuer=self.issuer,
                 audience=self.audience,
                 leeway=self.leeway,
-                options={"require": ["exp", "iat", "iss", "sub"], "verify_aud": bool(self.audience)},
+                options={
+                    "require": ["exp", "iat", "iss", "sub"],
+                    "verify_aud": bool(self.audience),
+                },
             )
         except jwt.ExpiredSignatureError:
-            raise Unauthorized("the token has expired; get a new one", code="token_expired") from None
+            raise Unauthorized(
+                "the token has expired; get a new one", code="token_expired"
+            ) from None
         except jwt.InvalidIssuerError:
-            raise Unauthorized("the token was issued by another realm", code="invalid_token") from None
+            raise Unauthorized(
+                "the token was issued by another realm", code="invalid_token"
+            ) from None
         except jwt.InvalidAudienceError:
-            raise Unauthorized("the token is not meant for this API", code="invalid_token") from None
+            raise Unauthorized(
+                "the token is not meant for this API", code="invalid_token"
+            ) from None
         except jwt.PyJWTError as exc:
             raise Unauthorized(f"the token is not valid: {exc}", code="invalid_token") from None
         if claims.get("typ", "Bearer") != "Bearer":

@@ -32,8 +32,12 @@ def actor_of(principal: Any | None) -> Actor:
     if principal is None:
         return Actor(username="anonymous", role="anonymous")
     return Actor(
-        user_id=principal.user_id, username=principal.username, role=principal.role,
-        roles=sorted(principal.roles), subject_bin=principal.bin, client_id=principal.client_id,
+        user_id=principal.user_id,
+        username=principal.username,
+        role=principal.role,
+        roles=sorted(principal.roles),
+        subject_bin=principal.bin,
+        client_id=principal.client_id,
     )
 
 
@@ -63,10 +67,18 @@ class AuditLog:
         **details: Any,
     ) -> AuditEvent:
         return AuditEvent(
-            time=utcnow(), kind=kind, service=self.service, action=action,  # type: ignore[arg-type]
+            time=utcnow(),
+            kind=kind,
+            service=self.service,
+            action=action,  # type: ignore[arg-type]
             outcome=outcome,  # type: ignore[arg-type]
-            actor=actor or actor_of(principal), object=AuditObject(type=object_type, id=object_id),
-            before=before, after=after, request_id=request_id, source_ip=source_ip, details=details,
+            actor=actor or actor_of(principal),
+            object=AuditObject(type=object_type, id=object_id),
+            before=before,
+            after=after,
+            request_id=request_id,
+            source_ip=source_ip,
+            details=details,
         )
 
     @staticmethod
@@ -106,11 +118,16 @@ class AuditLog:
             batch = [self._queue[i] for i in range(min(len(self._queue), 500))]
             try:
                 await self.bus.publish_many(
-                    [(self.subject(ev), ev.model_dump_json().encode(), f"audit-{ev.id}") for ev in batch]
+                    [
+                        (self.subject(ev), ev.model_dump_json().encode(), f"audit-{ev.id}")
+                        for ev in batch
+                    ]
                 )
             except BusUnavailable as exc:
                 if self._stopping:
-                    log.error("audit: %d events not published at shutdown: %s", len(self._queue), exc)
+                    log.error(
+                        "audit: %d events not published at shutdown: %s", len(self._queue), exc
+                    )
                     return
                 log.warning("audit: bus unavailable (%s); %d events wait", exc, len(self._queue))
                 await asyncio.sleep(1.0)
@@ -125,5 +142,5 @@ class AuditLog:
         if self._task is not None:
             try:
                 await asyncio.wait_for(self._task, timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 self._task.cancel()

@@ -162,7 +162,7 @@ class Consumer:
                     await self.bus.wait_connected()
                     sub = await self._subscribe()
                 msgs = await sub.fetch(self.batch, timeout=self.fetch_timeout)
-            except (nats.errors.TimeoutError, asyncio.TimeoutError):
+            except (TimeoutError, nats.errors.TimeoutError):
                 continue
             except (nats.errors.Error, nats.js.errors.Error, OSError) as exc:
                 log.warning("consumer %s: %s; retrying", self.durable, exc)
@@ -173,13 +173,19 @@ class Consumer:
             try:
                 await self.handler(deliveries)
             except Exception:  # the handler failed: nothing is lost, the messages come back later
-                log.exception("consumer %s: handler failed on %d messages", self.durable, len(deliveries))
+                log.exception(
+                    "consumer %s: handler failed on %d messages", self.durable, len(deliveries)
+                )
                 for d in deliveries:
                     await _settle_quietly(d.nak(backoff(d.num_delivered)))
             else:
                 unsettled = [d for d in deliveries if not d.settled]
                 if unsettled:
-                    log.error("consumer %s: handler left %d messages unsettled", self.durable, len(unsettled))
+                    log.error(
+                        "consumer %s: handler left %d messages unsettled",
+                        self.durable,
+                        len(unsettled),
+                    )
                     for d in unsettled:
                         await _settle_quietly(d.nak(1.0))
             self.processed += len(deliveries)
@@ -246,7 +252,7 @@ class Bus:
                     reconnected_cb=self._on_reconnect,
                 )
                 break
-            except (nats.errors.Error, OSError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, nats.errors.Error, OSError) as exc:
                 log.warning("NATS not reachable at %s (%s); retrying", s.nats_url, exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 3.0)
@@ -294,8 +300,10 @@ class Bus:
         if not self.is_connected:
             raise BusUnavailable("the message bus is not connected; try again shortly")
         try:
-            return await self.js.publish(subject, data, timeout=timeout, headers=self._headers(msg_id, headers))
-        except (nats.errors.Error, nats.js.errors.Error, asyncio.TimeoutError, OSError) as exc:
+            return await self.js.publish(
+                subject, data, timeout=timeout, headers=self._headers(msg_id, headers)
+            )
+        except (TimeoutError, nats.errors.Error, nats.js.errors.Error, OSError) as exc:
             raise BusUnavailable(f"JetStream did not acknowledge the message: {exc}") from exc
 
     async def publish_many(
@@ -310,11 +318,13 @@ class Bus:
             raise BusUnavailable("the message bus is not connected; try again shortly")
         try:
             futures = [
-                await self.js.publish_async(subj, data, headers=self._headers(mid, headers), wait_stall=timeout)
+                await self.js.publish_async(
+                    subj, data, headers=self._headers(mid, headers), wait_stall=timeout
+                )
                 for subj, data, mid in items
             ]
             return list(await asyncio.wait_for(asyncio.gather(*futures), timeout=timeout))
-        except (nats.errors.Error, nats.js.errors.Error, asyncio.TimeoutError, OSError) as exc:
+        except (TimeoutError, nats.errors.Error, nats.js.errors.Error, OSError) as exc:
             raise BusUnavailable(f"JetStream did not acknowledge every message: {exc}") from exc
 
     def consumer(self, **kwargs: Any) -> Consumer:
@@ -340,5 +350,5 @@ class Bus:
         if self.nc is not None and not self.nc.is_closed:
             try:
                 await self.nc.drain()
-            except (nats.errors.Error, OSError, asyncio.TimeoutError):
+            except (TimeoutError, nats.errors.Error, OSError):
                 await self.nc.close()

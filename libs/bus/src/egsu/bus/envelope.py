@@ -26,10 +26,23 @@ class Envelope(BaseModel, Generic[T]):
     data: T
 
     @classmethod
-    def wrap(cls, type: str, source: str, data: Any, *, subject_bin: str | None = None, id: str | None = None) -> Envelope[Any]:
+    def wrap(
+        cls,
+        type: str,
+        source: str,
+        data: Any,
+        *,
+        subject_bin: str | None = None,
+        id: str | None = None,
+    ) -> Envelope[Any]:
         carrier: dict[str, str] = {}
         propagate.inject(carrier)
-        kw: dict[str, Any] = {"type": type, "source": source, "data": data, "subject_bin": subject_bin}
+        kw: dict[str, Any] = {
+            "type": type,
+            "source": source,
+            "data": data,
+            "subject_bin": subject_bin,
+        }
         if id:
             kw["id"] = id
         return Envelope[Any](traceparent=carrier.get("traceparent"), **kw)

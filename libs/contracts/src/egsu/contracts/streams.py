@@ -28,7 +28,9 @@ class StreamSpec:
             name=self.name,
             description=self.description,
             subjects=list(self.subjects),
-            retention=api.RetentionPolicy.WORK_QUEUE if self.work_queue else api.RetentionPolicy.LIMITS,
+            retention=api.RetentionPolicy.WORK_QUEUE
+            if self.work_queue
+            else api.RetentionPolicy.LIMITS,
             storage=api.StorageType.FILE,
             max_age=self.max_age,
             duplicate_window=self.duplicate_window,
@@ -46,7 +48,9 @@ INGEST_EVENTS = "egsu.ingest.events"  # egsu.ingest.events.<kind>: compliance ov
 TELEMETRY = "egsu.telemetry"  # egsu.telemetry.<bin>: readings a subject publishes straight to NATS
 REGISTRY_CHANGED = "egsu.registry.changed"  # egsu.registry.changed.<entity>
 REGISTRY_EVENTS = "egsu.registry.events"  # egsu.registry.events.<kind>: verification due, …
-READINGS_STORED = "egsu.readings.stored"  # egsu.readings.stored.<bin>: a batch reached the historian
+READINGS_STORED = (
+    "egsu.readings.stored"  # egsu.readings.stored.<bin>: a batch reached the historian
+)
 READINGS_CORRECTED = "egsu.readings.corrected"
 ALARMS = "egsu.alarms"  # egsu.alarms.<severity>
 FORECAST_JOBS = "egsu.forecast.jobs"  # egsu.forecast.jobs.<kind>: work queue for forecast workers
@@ -54,21 +58,40 @@ REPORTS_JOBS = "egsu.reports.jobs"  # egsu.reports.jobs.<kind>: work queue for r
 
 STREAMS: tuple[StreamSpec, ...] = (
     StreamSpec(
-        "AUDIT", (f"{AUDIT}.>",), "Audit events from every service, consumed by the audit journal",
+        "AUDIT",
+        (f"{AUDIT}.>",),
+        "Audit events from every service, consumed by the audit journal",
         max_age=30 * DAY,
     ),
     StreamSpec(
-        "INGEST", (f"{INGEST_BATCHES}.>",), "Accepted reading batches on their way to the historian",
+        "INGEST",
+        (f"{INGEST_BATCHES}.>",),
+        "Accepted reading batches on their way to the historian",
         max_age=14 * DAY,
     ),
-    StreamSpec("INGEST_EVENTS", (f"{INGEST_EVENTS}.>",), "Ingest notices: overdue subjects and the like"),
     StreamSpec(
-        "TELEMETRY", (f"{TELEMETRY}.>",), "Readings published by subjects' systems straight to NATS",
+        "INGEST_EVENTS", (f"{INGEST_EVENTS}.>",), "Ingest notices: overdue subjects and the like"
+    ),
+    StreamSpec(
+        "TELEMETRY",
+        (f"{TELEMETRY}.>",),
+        "Readings published by subjects' systems straight to NATS",
         max_age=3 * DAY,
     ),
     StreamSpec("REGISTRY", ("egsu.registry.>",), "Registry changes and registry notices"),
-    StreamSpec("READINGS", ("egsu.readings.>",), "The historian's notices: batches stored, corrections applied"),
-    StreamSpec("ALARMS", (f"{ALARMS}.>",), "Alarms raised, acknowledged and cleared", max_age=30 * DAY),
-    StreamSpec("FORECAST_JOBS", (f"{FORECAST_JOBS}.>",), "Forecast training and scoring jobs", work_queue=True),
+    StreamSpec(
+        "READINGS",
+        ("egsu.readings.>",),
+        "The historian's notices: batches stored, corrections applied",
+    ),
+    StreamSpec(
+        "ALARMS", (f"{ALARMS}.>",), "Alarms raised, acknowledged and cleared", max_age=30 * DAY
+    ),
+    StreamSpec(
+        "FORECAST_JOBS",
+        (f"{FORECAST_JOBS}.>",),
+        "Forecast training and scoring jobs",
+        work_queue=True,
+    ),
     StreamSpec("REPORTS_JOBS", (f"{REPORTS_JOBS}.>",), "Report generation jobs", work_queue=True),
 )

@@ -25,19 +25,41 @@ UNITS: dict[str, dict[str, float]] = {
     "current": {"A": 1.0, "kA": 1e3},
     "frequency": {"Hz": 1.0},
     "heat_energy": {
-        "Gcal": 1.0, "Mcal": 1e-3, "kcal": 1e-6, "GJ": GCAL_PER_GJ, "MJ": GCAL_PER_GJ / 1e3,
-        "kJ": GCAL_PER_GJ / 1e6, "MWh": GCAL_PER_MWH, "kWh": GCAL_PER_MWH / 1e3,
+        "Gcal": 1.0,
+        "Mcal": 1e-3,
+        "kcal": 1e-6,
+        "GJ": GCAL_PER_GJ,
+        "MJ": GCAL_PER_GJ / 1e3,
+        "kJ": GCAL_PER_GJ / 1e6,
+        "MWh": GCAL_PER_MWH,
+        "kWh": GCAL_PER_MWH / 1e3,
     },
-    "heat_power": {"Gcal/h": 1.0, "Mcal/h": 1e-3, "GJ/h": GCAL_PER_GJ, "MW": GCAL_PER_MWH, "kW": GCAL_PER_MWH / 1e3},
+    "heat_power": {
+        "Gcal/h": 1.0,
+        "Mcal/h": 1e-3,
+        "GJ/h": GCAL_PER_GJ,
+        "MW": GCAL_PER_MWH,
+        "kW": GCAL_PER_MWH / 1e3,
+    },
     "volume": {"m3": 1.0, "m³": 1.0, "l": 1e-3},
     "mass": {"t": 1.0, "kg": 1e-3},
     "temperature": {"°C": 1.0, "degC": 1.0, "C": 1.0},
     "pressure": {"MPa": 1.0, "kPa": 1e-3, "bar": 0.1, "kgf/cm2": 0.0980665},
 }
 CANONICAL_UNIT = {
-    "energy_active": "kWh", "energy_reactive": "kvarh", "power_active": "kW", "power_reactive": "kvar",
-    "voltage": "V", "current": "A", "frequency": "Hz", "heat_energy": "Gcal", "heat_power": "Gcal/h",
-    "volume": "m³", "mass": "t", "temperature": "°C", "pressure": "MPa",
+    "energy_active": "kWh",
+    "energy_reactive": "kvarh",
+    "power_active": "kW",
+    "power_reactive": "kvar",
+    "voltage": "V",
+    "current": "A",
+    "frequency": "Hz",
+    "heat_energy": "Gcal",
+    "heat_power": "Gcal/h",
+    "volume": "m³",
+    "mass": "t",
+    "temperature": "°C",
+    "pressure": "MPa",
 }
 
 
@@ -64,14 +86,72 @@ def _q(code: str, dim: str, com: str, kind: str, desc: str, *obis: str) -> Quant
 
 
 _BASE = [
-    _q("active_import", "energy_active", "electricity", "interval", "Active energy import per interval", "1.29.0"),
-    _q("active_export", "energy_active", "electricity", "interval", "Active energy export per interval", "2.29.0"),
-    _q("reactive_import", "energy_reactive", "electricity", "interval", "Reactive energy import per interval", "3.29.0", "3.8.0"),
-    _q("reactive_export", "energy_reactive", "electricity", "interval", "Reactive energy export per interval", "4.29.0", "4.8.0"),
-    _q("active_import_register", "energy_active", "electricity", "register", "Active energy import register", "1.8.0"),
-    _q("active_export_register", "energy_active", "electricity", "register", "Active energy export register", "2.8.0"),
-    _q("active_power", "power_active", "electricity", "instant", "Mean active power over the interval", "1.7.0"),
-    _q("reactive_power", "power_reactive", "electricity", "instant", "Mean reactive power over the interval", "3.7.0"),
+    _q(
+        "active_import",
+        "energy_active",
+        "electricity",
+        "interval",
+        "Active energy import per interval",
+        "1.29.0",
+    ),
+    _q(
+        "active_export",
+        "energy_active",
+        "electricity",
+        "interval",
+        "Active energy export per interval",
+        "2.29.0",
+    ),
+    _q(
+        "reactive_import",
+        "energy_reactive",
+        "electricity",
+        "interval",
+        "Reactive energy import per interval",
+        "3.29.0",
+        "3.8.0",
+    ),
+    _q(
+        "reactive_export",
+        "energy_reactive",
+        "electricity",
+        "interval",
+        "Reactive energy export per interval",
+        "4.29.0",
+        "4.8.0",
+    ),
+    _q(
+        "active_import_register",
+        "energy_active",
+        "electricity",
+        "register",
+        "Active energy import register",
+        "1.8.0",
+    ),
+    _q(
+        "active_export_register",
+        "energy_active",
+        "electricity",
+        "register",
+        "Active energy export register",
+        "2.8.0",
+    ),
+    _q(
+        "active_power",
+        "power_active",
+        "electricity",
+        "instant",
+        "Mean active power over the interval",
+        "1.7.0",
+    ),
+    _q(
+        "reactive_power",
+        "power_reactive",
+        "electricity",
+        "instant",
+        "Mean reactive power over the interval",
+        "3.7.0",
+    ),
     _q("voltage_l1", "voltage", "electricity", "instant", "Voltage, phase L1", "32.7.0"),
     _q("voltage_l2", "voltage", "electricity", "instant", "Voltage, phase L2", "52.7.0"),
     _q("voltage_l3", "voltage", "electricity", "instant", "Voltage, phase L3", "72.7.0"),
@@ -92,8 +172,14 @@ _BASE = [
     _q("pressure_supply", "pressure", "heat", "instant", "Coolant pressure, supply"),
     _q("pressure_return", "pressure", "heat", "instant", "Coolant pressure, return"),
 ]
-TARIFFED = ("active_import", "active_export", "reactive_import", "reactive_export",
-            "active_import_register", "active_export_register")
+TARIFFED = (
+    "active_import",
+    "active_export",
+    "reactive_import",
+    "reactive_export",
+    "active_import_register",
+    "active_export_register",
+)
 
 QUANTITIES: dict[str, Quantity] = {q.code: q for q in _BASE}
 for _base in TARIFFED:
@@ -101,7 +187,12 @@ for _base in TARIFFED:
     for _t in range(1, 5):
         _obis = tuple(o.rsplit(".", 1)[0] + f".{_t}" for o in _b.obis if o.endswith(".8.0"))
         QUANTITIES[f"{_base}:t{_t}"] = Quantity(
-            f"{_base}:t{_t}", _b.dimension, _b.commodity, _b.kind, f"{_b.description}, tariff zone {_t}", _obis
+            f"{_base}:t{_t}",
+            _b.dimension,
+            _b.commodity,
+            _b.kind,
+            f"{_b.description}, tariff zone {_t}",
+            _obis,
         )
 
 OBIS_ALIASES: dict[str, str] = {}

@@ -7,6 +7,7 @@ FastAPI's validation errors and anything unexpected into problem documents with 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -136,7 +137,9 @@ def problem(
     if errors:
         body["errors"] = [e.as_dict() for e in errors]
     body.update(extra)
-    return JSONResponse(body, status_code=status, headers=dict(headers or {}), media_type=PROBLEM_JSON)
+    return JSONResponse(
+        body, status_code=status, headers=dict(headers or {}), media_type=PROBLEM_JSON
+    )
 
 
 def field_name(loc: Sequence[str | int]) -> str:
@@ -153,12 +156,26 @@ def field_name(loc: Sequence[str | int]) -> str:
     return out or "body"
 
 
+_NAMED = re.compile(r"^([A-Za-z_][\w.\[\]]*): (.+)$", re.S)
+
+
 def validation_field_errors(exc: RequestValidationError) -> list[FieldError]:
+    """Field errors from pydantic's; a model-level check names its field as ``"field: reason"``."""
     errs = []
     for e in exc.errors():
-        loc = e.get("loc", ())
+        loc = tuple(e.get("loc", ()))
+        msg = (
+            str(e.get("msg", "invalid"))
+            .removeprefix("Value error, ")
+            .removeprefix("Assertion failed, ")
+        )
+        field = field_name(loc)
+        named = _NAMED.match(msg)
+        if named:
+            prefix = "" if field == "body" else field + "."
+            field, msg = prefix + named.group(1), named.group(2)
         idx = next((p for p in loc if isinstance(p, int)), None)
-        errs.append(FieldError(field_name(loc), str(e.get("type", "invalid")), str(e.get("msg")), idx))
+        errs.append(FieldError(field, str(e.get("type", "invalid")), msg, idx))
     return errs
 
 
@@ -198,8 +215,12 @@ def install_error_handlers(app: FastAPI) -> None:
         errors = validation_field_errors(exc)
         detail = "; ".join(f"{e.field}: {e.message}" for e in errors[:5])
         return problem(
-            422, "validation_error", "The request is not valid", detail,
-            instance=request.url.path, errors=errors,
+            422,
+            "validation_error",
+            "The request is not valid",
+            detail,
+            instance=request.url.path,
+            errors=errors,
         )
 
     @app.exception_handler(StarletteHTTPException)
@@ -207,15 +228,21 @@ def install_error_handlers(app: FastAPI) -> None:
         code = _STATUS_CODES.get(exc.status_code, "http_error")
         detail = exc.detail if isinstance(exc.detail, str) else None
         return problem(
-            exc.status_code, code, detail or code.replace("_", " ").capitalize(), detail,
-            instance=request.url.path, headers=exc.headers,
+            exc.status_code,
+            code,
+            detail or code.replace("_", " ").capitalize(),
+            detail,
+            instance=request.url.path,
+            headers=exc.headers,
         )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return problem(
-            500, "internal_error", "Internal error",
+            500,
+            "internal_error",
+            "Internal error",
             "The server failed to handle the request; it has been logged. Try again later.",
             instance=request.url.path,
         )

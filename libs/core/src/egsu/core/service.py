@@ -44,8 +44,12 @@ def create_service_app(
     setup_logging(settings.service_name, settings.log_level, settings.log_json)
     setup_tracing(settings.service_name, settings.otlp_endpoint)
     app = FastAPI(
-        title=title, description=description, version=version, lifespan=lifespan,
-        responses=PROBLEM_RESPONSES, **fastapi_kwargs,
+        title=title,
+        description=description,
+        version=version,
+        lifespan=lifespan,
+        responses=PROBLEM_RESPONSES,
+        **fastapi_kwargs,
     )
     app.state.settings = settings
     app.state.ready_checks = {}
@@ -80,8 +84,12 @@ def health_router() -> APIRouter:
         if all(v == "ok" for v in report.values()):
             return JSONResponse({"status": "ready", "checks": report})
         return problem(
-            503, "not_ready", "Not ready", "Some dependencies are not reachable.",
-            checks=report, headers={"Retry-After": "2"},
+            503,
+            "not_ready",
+            "Not ready",
+            "Some dependencies are not reachable.",
+            checks=report,
+            headers={"Retry-After": "2"},
         )
 
     return router
@@ -110,7 +118,9 @@ def access_of(dependant: Dependant) -> dict[str, Any] | None:
 def _api_routes(app: FastAPI) -> Iterator[tuple[str, APIRoute, Dependant]]:
     """(path template, the route object, its effective dependant) of every API route of the app."""
     try:
-        from fastapi.routing import iter_route_contexts  # FastAPI >= 0.160: routers are included lazily
+        from fastapi.routing import (
+            iter_route_contexts,
+        )  # FastAPI >= 0.160: routers are included lazily
     except ImportError:  # pragma: no cover - older FastAPI
         for route in app.routes:
             if isinstance(route, APIRoute):
@@ -133,7 +143,11 @@ def declare_access(app: FastAPI) -> None:
         if access is None:
             undeclared.append(f"{sorted(route.methods)} {path}")
             continue
-        extra = {"x-egsu-public": True} if access.get("public") else {"x-egsu-roles": sorted(access["roles"])}
+        extra = (
+            {"x-egsu-public": True}
+            if access.get("public")
+            else {"x-egsu-roles": sorted(access["roles"])}
+        )
         for method in route.methods:
             declared[(path, method.lower())] = extra
     if undeclared:

@@ -7,7 +7,12 @@ from contextlib import asynccontextmanager
 
 from sqlalchemy import MetaData, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -34,14 +39,18 @@ def async_url(url: str) -> str:
 class Database:
     """One engine per process and a session factory."""
 
-    def __init__(self, url: str, *, schema: str, pool_size: int = 10, max_overflow: int = 10) -> None:
+    def __init__(
+        self, url: str, *, schema: str, pool_size: int = 10, max_overflow: int = 10
+    ) -> None:
         self.schema = schema
         self.engine: AsyncEngine = create_async_engine(
             async_url(url),
             pool_size=pool_size,
             max_overflow=max_overflow,
             pool_pre_ping=True,
-            connect_args={"server_settings": {"application_name": f"egsu-{schema}", "timezone": "UTC"}},
+            connect_args={
+                "server_settings": {"application_name": f"egsu-{schema}", "timezone": "UTC"}
+            },
         )
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
 

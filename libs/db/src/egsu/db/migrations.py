@@ -48,7 +48,9 @@ def run_env(metadata: MetaData) -> None:
         context.run_migrations()
 
 
-async def upgrade(database_url: str, script_location: Path, schema: str, revision: str = "head") -> None:
+async def upgrade(
+    database_url: str, script_location: Path, schema: str, revision: str = "head"
+) -> None:
     """Create the schema if needed and apply the service's migrations up to ``revision``."""
     engine = create_async_engine(async_url(database_url))
     try:
@@ -85,3 +87,21 @@ async def downgrade(database_url: str, script_location: Path, schema: str, revis
 
 def upgrade_sync(database_url: str, script_location: Path, schema: str) -> None:
     asyncio.run(upgrade(database_url, script_location, schema))
+
+
+async def revision(database_url: str, script_location: Path, schema: str, message: str) -> None:
+    """Autogenerate a new migration from the difference between the models and the database."""
+    engine = create_async_engine(async_url(database_url))
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+
+            def _run(sync_conn: Connection) -> None:
+                cfg = alembic_config(script_location, schema)
+                cfg.attributes["connection"] = sync_conn
+                command.upgrade(cfg, "head")
+                command.revision(cfg, message=message, autogenerate=True)
+
+            await conn.run_sync(_run)
+    finally:
+        await engine.dispose()

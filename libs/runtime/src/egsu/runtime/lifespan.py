@@ -50,16 +50,24 @@ def service_lifespan(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         verifier = TokenVerifier(
-            settings.oidc_issuer or "", audience=settings.oidc_audience, base_url=settings.oidc_base_url
+            settings.oidc_issuer or "",
+            audience=settings.oidc_audience,
+            base_url=settings.oidc_base_url,
         )
         rt = Runtime(settings=settings, verifier=verifier)
         app.state.verifier = verifier
         app.state.runtime = rt
         if schema is not None:
             if not settings.database_url:
-                raise RuntimeError("set EGSU_DATABASE_URL (for example postgresql://user@host:5432/egsu)")
-            rt.db = Database(settings.database_url, schema=schema, pool_size=settings.database_pool_size,
-                             max_overflow=settings.database_max_overflow)
+                raise RuntimeError(
+                    "set EGSU_DATABASE_URL (for example postgresql://user@host:5432/egsu)"
+                )
+            rt.db = Database(
+                settings.database_url,
+                schema=schema,
+                pool_size=settings.database_pool_size,
+                max_overflow=settings.database_max_overflow,
+            )
             app.state.db = rt.db
             add_ready_check(app, "database", rt.db.ping)
         if bus:

@@ -1,5 +1,5 @@
 """The object store: raw payloads, documents, reports, audit archives, models."""
 
-from egsu.storage.store import BUCKETS, ObjectStore, StoreUnavailable, StoredObject
+from egsu.storage.store import BUCKETS, ObjectStore, StoredObject, StoreUnavailable
 
 __all__ = ["BUCKETS", "ObjectStore", "StoreUnavailable", "StoredObject"]

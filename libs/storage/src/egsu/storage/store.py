@@ -49,7 +49,9 @@ class ObjectStore:
         self.prefix = settings.s3_bucket_prefix
         http = urllib3.PoolManager(
             timeout=urllib3.Timeout(connect=3, read=30),
-            retries=urllib3.Retry(total=2, backoff_factor=0.2, status_forcelist=(500, 502, 503, 504)),
+            retries=urllib3.Retry(
+                total=2, backoff_factor=0.2, status_forcelist=(500, 502, 503, 504)
+            ),
             maxsize=16,
         )
         self.client = Minio(
@@ -69,7 +71,9 @@ class ObjectStore:
             return await asyncio.to_thread(fn, *args, **kwargs)
         except S3Error as exc:
             if exc.code in ("NoSuchKey", "NoSuchBucket", "NoSuchObject"):
-                raise NotFound(f"no object {exc.object_name or ''} in the store", code="object_not_found") from exc
+                raise NotFound(
+                    f"no object {exc.object_name or ''} in the store", code="object_not_found"
+                ) from exc
             raise StoreUnavailable(f"the object store refused the request: {exc.code}") from exc
         except (MinioException, urllib3.exceptions.HTTPError, OSError) as exc:
             raise StoreUnavailable(f"the object store cannot be reached: {exc}") from exc
@@ -95,8 +99,13 @@ class ObjectStore:
     ) -> str:
         """Store ``data`` and return its ETag."""
         result = await self._call(
-            self.client.put_object, self.bucket(bucket), key, io.BytesIO(data), len(data),
-            content_type=content_type, metadata=metadata or None,
+            self.client.put_object,
+            self.bucket(bucket),
+            key,
+            io.BytesIO(data),
+            len(data),
+            content_type=content_type,
+            metadata=metadata or None,
         )
         return str(result.etag)
 
@@ -113,13 +122,23 @@ class ObjectStore:
 
     async def stat(self, bucket: str, key: str) -> StoredObject:
         st = await self._call(self.client.stat_object, self.bucket(bucket), key)
-        meta = {k.lower().removeprefix("x-amz-meta-"): v for k, v in (st.metadata or {}).items()
-                if k.lower().startswith("x-amz-meta-")}
-        return StoredObject(bucket, key, st.size or 0, st.etag or "", st.content_type, st.last_modified, meta)
+        meta = {
+            k.lower().removeprefix("x-amz-meta-"): v
+            for k, v in (st.metadata or {}).items()
+            if k.lower().startswith("x-amz-meta-")
+        }
+        return StoredObject(
+            bucket, key, st.size or 0, st.etag or "", st.content_type, st.last_modified, meta
+        )
 
     async def list(self, bucket: str, prefix: str = "") -> list[str]:
         def _list() -> list[str]:
-            return [o.object_name for o in self.client.list_objects(self.bucket(bucket), prefix=prefix, recursive=True)]
+            return [
+                o.object_name
+                for o in self.client.list_objects(
+                    self.bucket(bucket), prefix=prefix, recursive=True
+                )
+            ]
 
         return await self._call(_list)  # type: ignore[no-any-return]
 

@@ -62,7 +62,9 @@ class Stack:
         except OSError:
             return ""
 
-    def add_user(self, username: str, roles: list[str], *, bin: str | None = None, password: str = "demo") -> None:
+    def add_user(
+        self, username: str, roles: list[str], *, bin: str | None = None, password: str = "demo"
+    ) -> None:
         user: dict[str, Any] = {"username": username, "password": password, "roles": roles}
         if bin:
             user["bin"] = bin
@@ -73,8 +75,16 @@ class Stack:
         cached = self._tokens.get(username)
         if cached and cached[1] > time.monotonic() + 30:
             return cached[0]
-        resp = httpx.post(self.token_url, data={"grant_type": "password", "client_id": CLI_CLIENT,
-                                                "username": username, "password": password}, timeout=10)
+        resp = httpx.post(
+            self.token_url,
+            data={
+                "grant_type": "password",
+                "client_id": CLI_CLIENT,
+                "username": username,
+                "password": password,
+            },
+            timeout=10,
+        )
         resp.raise_for_status()
         body = resp.json()
         self._tokens[username] = (body["access_token"], time.monotonic() + body["expires_in"])
@@ -85,7 +95,9 @@ class Stack:
 
     def client(self, username: str | None = None, **kw: Any) -> httpx.AsyncClient:
         """An async client for the gateway, authenticated as ``username`` (anonymous if None)."""
-        return httpx.AsyncClient(base_url=self.url, headers=self.headers(username), timeout=30, **kw)
+        return httpx.AsyncClient(
+            base_url=self.url, headers=self.headers(username), timeout=30, **kw
+        )
 
     def sync_client(self, username: str | None = None, **kw: Any) -> httpx.Client:
         return httpx.Client(base_url=self.url, headers=self.headers(username), timeout=30, **kw)
@@ -101,7 +113,9 @@ class Stack:
             except httpx.HTTPError:
                 pass
             time.sleep(0.3)
-        raise StackError(f"the System was not ready within {timeout:.0f} s\n{self.tail()}\n{self._not_ready()}")
+        raise StackError(
+            f"the System was not ready within {timeout:.0f} s\n{self.tail()}\n{self._not_ready()}"
+        )
 
     def _not_ready(self) -> str:
         try:
@@ -121,18 +135,39 @@ class Stack:
             self.log_file.close()
 
 
-def start_stack(var: Path, infra_env: dict[str, str], *, extra_env: dict[str, str] | None = None) -> Stack:
+def start_stack(
+    var: Path, infra_env: dict[str, str], *, extra_env: dict[str, str] | None = None
+) -> Stack:
     """Start ``egsu up`` on the given (external to it) infrastructure and wait until it is ready."""
     var.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    env = {**os.environ, **infra_env, "EGSU_RATE_LIMIT": "100000/minute",
-           "EGSU_RATE_LIMIT_ANONYMOUS": "100000/minute", "EGSU_ENVIRONMENT": "test", **(extra_env or {})}
+    env = {
+        **os.environ,
+        **infra_env,
+        "EGSU_RATE_LIMIT": "100000/minute",
+        "EGSU_RATE_LIMIT_ANONYMOUS": "100000/minute",
+        "EGSU_ENVIRONMENT": "test",
+        **(extra_env or {}),
+    }
     env.pop("EGSU_OIDC_ISSUER", None)
     log = var / "egsu-up.log"
     out = open(log, "ab")  # noqa: SIM115 - kept open for the life of the process
     proc = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "egsu.cli.main", "up", "--var", str(var), "--port", str(port), "--fast"],
-        stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+        [
+            sys.executable,
+            "-m",
+            "egsu.cli.main",
+            "up",
+            "--var",
+            str(var),
+            "--port",
+            str(port),
+            "--fast",
+        ],
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        env=env,
     )
     stack = Stack(var=var, port=port, proc=proc, log=log, log_file=out)
     started = time.monotonic()

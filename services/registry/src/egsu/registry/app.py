@@ -2,22 +2,63 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+import asyncio
+import contextlib
+
+from fastapi import FastAPI, Request, Response
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
 from egsu.core.service import create_service_app
 from egsu.core.settings import get_settings
 from egsu.registry.api import router
 from egsu.registry.config import RegistrySettings
-from egsu.runtime import service_lifespan
+from egsu.registry.events import verification_scanner
+from egsu.registry.models import SCHEMA, outbox
+from egsu.runtime import Runtime, service_lifespan
+from egsu.runtime.outbox import OutboxRelay
 
 
 def create_app() -> FastAPI:
     """The registry's ASGI app."""
     settings = get_settings(RegistrySettings)
-    return create_service_app(
+
+    async def on_start(app: FastAPI, rt: Runtime) -> None:
+        assert rt.db is not None and rt.bus is not None
+        relay = OutboxRelay(rt.db, rt.bus, outbox)
+        relay.start()
+        app.state.relay = relay
+        scanner = asyncio.create_task(
+            verification_scanner(
+                rt.db, relay, settings.verification_scan_seconds, settings.verification_notice_days
+            )
+        )
+
+        async def stop() -> None:
+            scanner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await scanner
+            await relay.stop()
+
+        rt.closers.append(stop)
+
+    app = create_service_app(
         settings=settings,
         title="EGSU TEK registry",
         description="Subjects, facilities, metering points, devices, systems, documents and obligations.",
         routers=[router],
-        lifespan=service_lifespan(settings, bus=True),
+        lifespan=service_lifespan(settings, schema=SCHEMA, bus=True, store=True, on_start=on_start),
     )
+
+    class PokeRelay(BaseHTTPMiddleware):
+        """After a successful write, publish its events without waiting for the next poll."""
+
+        async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+            response = await call_next(request)
+            if request.method in ("POST", "PATCH", "PUT", "DELETE") and response.status_code < 400:
+                relay = getattr(request.app.state, "relay", None)
+                if relay is not None:
+                    relay.poke()
+            return response
+
+    app.add_middleware(PokeRelay)
+    return app

@@ -1,0 +1,3 @@
+"""Alembic migrations of the registry (schema ``registry``)."""
+
+SCHEMA = "registry"
