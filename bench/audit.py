@@ -6,7 +6,7 @@ Runs on the embedded PostgreSQL (durable settings: fsync on), NATS and SeaweedFS
 folder, or on the servers named by EGSU_DATABASE_URL / EGSU_NATS_URL / EGSU_S3_ENDPOINT. Prints:
 
 1. append: realistic gateway access events decoded from JSON and appended (dedupe, chain, COPY)
-   in batches, straight into the journal;
+   in batches, straight into the journal, as the writer does with what it takes from JetStream;
 2. end to end: the same events published to a JetStream stream first, then consumed by the durable
    consumer, written and acknowledged;
 3. verify: the journal filled to ``--verify-entries`` entries with checkpoints of 50,000, then the
@@ -24,6 +24,9 @@ import uuid
 from pathlib import Path
 
 import asyncpg
+from sqlalchemy.engine import make_url
+
+from egsu.audit.chain import decode
 from egsu.audit.checkpoints import Checkpointer
 from egsu.audit.config import AuditSettings
 from egsu.audit.journal import Journal
@@ -36,7 +39,6 @@ from egsu.core.time import utcnow
 from egsu.db.migrations import upgrade
 from egsu.infra import Infra
 from egsu.storage import ObjectStore
-from sqlalchemy.engine import make_url
 
 MIGRATIONS = (
     Path(__file__).parents[1] / "services" / "audit" / "src" / "egsu" / "audit" / "migrations"
@@ -115,8 +117,7 @@ async def bench(args: argparse.Namespace) -> None:
         # 1. append: decode + dedupe + chain + COPY, in batches
         started = time.perf_counter()
         for i in range(0, len(payloads), args.batch):
-            batch = [AuditEvent.model_validate_json(p) for p in payloads[i : i + args.batch]]
-            await journal.append(batch)
+            await journal.append_fields([decode(p) for p in payloads[i : i + args.batch]])
         seconds = time.perf_counter() - started
         print(
             f"append:      {args.events:>9,} events in {seconds:6.2f} s = "

@@ -12,6 +12,8 @@ from typing import Any
 
 import asyncpg
 import pytest
+from sqlalchemy.engine import make_url
+
 from egsu.audit.checkpoints import Checkpointer
 from egsu.audit.config import AuditSettings
 from egsu.audit.journal import Journal
@@ -21,7 +23,6 @@ from egsu.core.time import utcnow
 from egsu.db.migrations import upgrade
 from egsu.infra import InfraUrls
 from egsu.storage import ObjectStore
-from sqlalchemy.engine import make_url
 
 # The System started by the `stack` fixture checkpoints every second, so proofs are there at once.
 # (Conftests are read at collection, before any session fixture starts the System.)

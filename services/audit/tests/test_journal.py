@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from egsu.audit.proofs import make_proof, verify_proof
 from egsu.audit.signing import Keyring, SigningKey
 from egsu.audit.verify import verify
 from egsu.contracts.audit import Actor, AuditEvent
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from .conftest import Setup
 

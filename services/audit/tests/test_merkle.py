@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from egsu.audit import merkle
 
 # The Certificate Transparency reference leaves and their tree heads for sizes 0..8.

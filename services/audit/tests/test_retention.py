@@ -12,13 +12,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
+from pydantic import ValidationError
+
 from egsu.audit.archive import Archiver, manifest_key, online_months, part_key, read_segment
 from egsu.audit.config import AuditSettings
 from egsu.audit.records import BUCKET, add_months, month_of
 from egsu.audit.verify import verify
 from egsu.contracts.audit import AuditEvent
 from egsu.core.time import utcnow
-from pydantic import ValidationError
 
 from .conftest import Setup
 

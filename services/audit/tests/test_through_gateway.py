@@ -17,6 +17,7 @@ import asyncpg
 import httpx
 import nats
 import pytest
+
 from egsu.infra import InfraUrls
 from egsu.testing.stack import Stack
 

@@ -9,6 +9,10 @@ import io
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import StreamingResponse
+from pydantic import AwareDatetime
+
 from egsu.audit import repository
 from egsu.audit.deps import Raw, Readers
 from egsu.audit.proofs import make_proof
@@ -20,9 +24,6 @@ from egsu.bus.audit import AuditLog
 from egsu.contracts.audit import AuditKind, Outcome
 from egsu.core.errors import FieldError, NotFound, Unprocessable
 from egsu.db.deps import Session
-from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import StreamingResponse
-from pydantic import AwareDatetime
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fastapi import FastAPI
+
 from egsu.audit.api import router
 from egsu.audit.config import AuditSettings
 from egsu.audit.service import JournalWriter
@@ -9,7 +11,6 @@ from egsu.audit.signing import Keyring, SigningKey, load_public_key
 from egsu.core.service import create_service_app
 from egsu.core.settings import get_settings
 from egsu.runtime import Runtime, service_lifespan
-from fastapi import FastAPI
 
 
 def keys_of(settings: AuditSettings) -> tuple[SigningKey, Keyring]:

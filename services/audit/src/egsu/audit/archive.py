@@ -19,6 +19,7 @@ from datetime import date, datetime
 from typing import Any
 
 import asyncpg
+
 from egsu.audit import merkle
 from egsu.audit.chain import COLUMNS, GENESIS, ts
 from egsu.audit.journal import RETENTION_LOCK, partition_name

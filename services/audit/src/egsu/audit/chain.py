@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from egsu.contracts.audit import AuditEvent
+from egsu.contracts.audit import AUDIT_KINDS, AuditEvent
 
 GENESIS = bytes(32)  # prev_hash of the very first entry
 
@@ -97,9 +98,10 @@ def _opt(s: str | None) -> str | None:
 def fields_of(ev: AuditEvent) -> list[Any]:
     """The stored values of an event, in ``HASHED`` order without seq and recorded_at."""
     a, o = ev.actor, ev.object
+    time = ev.time if ev.time.tzinfo is not None else ev.time.replace(tzinfo=UTC)  # naive: UTC
     return [
         clean(ev.id),
-        ev.time,
+        time,
         clean(ev.kind),
         clean(ev.service),
         clean(ev.action),
@@ -118,6 +120,87 @@ def fields_of(ev: AuditEvent) -> list[Any]:
         canonical_json(ev.after),
         canonical_json(ev.details or {}),
     ]
+
+
+_EVENT_KEYS = frozenset(AuditEvent.model_fields)
+_ACTOR_KEYS = frozenset(AuditEvent.model_fields["actor"].annotation.model_fields)  # type: ignore[union-attr]
+_OBJECT_KEYS = frozenset(AuditEvent.model_fields["object"].annotation.model_fields)  # type: ignore[union-attr]
+_KINDS = frozenset(AUDIT_KINDS)
+_OUTCOMES = frozenset(("success", "failure", "denied"))
+_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?(Z|[+-]\d\d:\d\d)")
+
+
+def _str_or_none(*values: Any) -> bool:
+    return all(v is None or type(v) is str for v in values)
+
+
+def _plain(d: Any) -> list[Any] | None:
+    """``fields_of`` for an event exactly as ``model_dump_json`` writes it; None for anything else."""
+    if type(d) is not dict or d.keys() != _EVENT_KEYS:
+        return None
+    a, o, t = d["actor"], d["object"], d["time"]
+    if (
+        type(a) is not dict
+        or a.keys() != _ACTOR_KEYS
+        or type(o) is not dict
+        or o.keys() != _OBJECT_KEYS
+    ):
+        return None
+    roles, before, after, details = a["roles"], d["before"], d["after"], d["details"]
+    if not (
+        d["kind"] in _KINDS
+        and d["outcome"] in _OUTCOMES
+        and type(t) is str
+        and _TIME.fullmatch(t)
+        and type(d["id"]) is str
+        and type(d["service"]) is str
+        and type(d["action"]) is str
+        and _str_or_none(a["user_id"], a["username"], a["role"], a["subject_bin"], a["client_id"])
+        and _str_or_none(o["type"], o["id"], d["request_id"], d["source_ip"])
+        and type(roles) is list
+        and all(type(r) is str for r in roles)
+        and (before is None or type(before) is dict)
+        and (after is None or type(after) is dict)
+        and type(details) is dict
+    ):
+        return None
+    return [
+        clean(d["id"]),
+        datetime.fromisoformat(t),
+        d["kind"],
+        clean(d["service"]),
+        clean(d["action"]),
+        d["outcome"],
+        _opt(a["user_id"]),
+        _opt(a["username"]),
+        _opt(a["role"]),
+        canonical_json(sorted(roles)),
+        _opt(a["subject_bin"]),
+        _opt(a["client_id"]),
+        _opt(o["type"]),
+        _opt(o["id"]),
+        _opt(d["request_id"]),
+        _opt(d["source_ip"]),
+        canonical_json(before),
+        canonical_json(after),
+        canonical_json(details),
+    ]
+
+
+def decode(data: bytes) -> list[Any]:
+    """``fields_of`` the audit event in ``data`` (JSON); ``pydantic.ValidationError`` if it is not one.
+
+    Events as every service writes them (``model_dump_json``) take a fast path; anything else,
+    including escaped surrogates, is validated by the ``AuditEvent`` model itself.
+    """
+    if b"\\ud" not in data:
+        try:
+            fields = _plain(json.loads(data))
+        except ValueError:
+            fields = None
+        if fields is not None:
+            return fields
+    return fields_of(AuditEvent.model_validate_json(data))
 
 
 def content(values: Sequence[Any]) -> bytes:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import asyncpg
+
 from egsu.audit import merkle
 from egsu.audit.chain import GENESIS, ts
 from egsu.audit.records import BUCKET, checkpoint_key, month_of, next_month

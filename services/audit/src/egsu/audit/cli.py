@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+
 from egsu.audit.records import month_of, view_of
 from egsu.audit.signing import Keyring, load_public_key
 

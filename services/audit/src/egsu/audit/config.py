@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from egsu.core.settings import Settings
 from pydantic import Field
+
+from egsu.core.settings import Settings
 
 MIN_RETENTION_MONTHS = 12  # §69 of the Rules: journals are kept at least 12 months
 

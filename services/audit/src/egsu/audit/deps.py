@@ -6,9 +6,10 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 import asyncpg
+from fastapi import Depends, Request
+
 from egsu.auth import Principal, require_roles
 from egsu.db import Database
-from fastapi import Depends, Request
 
 # Only information-security staff and the ministry read the journal; nobody writes through the API.
 Readers = Annotated[Principal, Depends(require_roles("auditor", "ministry"))]

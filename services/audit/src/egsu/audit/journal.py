@@ -13,14 +13,16 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import asyncpg
+from pydantic import ValidationError
+
 from egsu.audit.chain import COLUMNS, entry_hash, fields_of
 from egsu.audit.records import month_of, next_month
 from egsu.bus import Delivery
 from egsu.contracts.audit import AuditEvent
 from egsu.core.time import utcnow
-from pydantic import ValidationError
 
 log = logging.getLogger("egsu.audit.journal")
 
@@ -96,17 +98,21 @@ class Journal:
 
     async def append(self, events: Sequence[AuditEvent]) -> AppendResult:
         """Append the events not yet in the journal, chained, in one transaction."""
-        unique: dict[str, AuditEvent] = {}
-        for ev in events:
-            unique.setdefault(fields_of(ev)[0], ev)
+        return await self.append_fields([fields_of(ev) for ev in events])
+
+    async def append_fields(self, items: Sequence[list[Any]]) -> AppendResult:
+        """``append`` for events already decoded to their stored values (``chain.fields_of``)."""
+        unique: dict[str, list[Any]] = {}
+        for f in items:
+            unique.setdefault(f[0], f)
         s = self.schema
         async with self.conn.transaction():
             head = await self.conn.fetchrow(
                 f'SELECT seq, hash, recorded_at FROM "{s}".chain_head WHERE id = 1 FOR UPDATE'
             )
             if not unique:
-                return AppendResult(0, len(events), head["seq"])
-            cutoff = min(ev.time for ev in unique.values()) - CLOCK_SKEW
+                return AppendResult(0, len(items), head["seq"])
+            cutoff = min(f[1] for f in unique.values()) - CLOCK_SKEW
             known = await self.conn.fetch(
                 f'SELECT event_id FROM "{s}".entry '
                 "WHERE event_id = ANY($1::text[]) AND recorded_at >= $2",
@@ -116,16 +122,16 @@ class Journal:
             for r in known:
                 unique.pop(r["event_id"], None)
             if not unique:
-                return AppendResult(0, len(events), head["seq"])
+                return AppendResult(0, len(items), head["seq"])
             now = max(self.clock(), head["recorded_at"] or MIN_TIME)
             if month_of(now) not in self._months:
                 await ensure_partition(self.conn, s, month_of(now))
                 self._months.add(month_of(now))
             seq, prev = head["seq"], bytes(head["hash"])
             rows = []
-            for ev in unique.values():
+            for f in unique.values():
                 seq += 1
-                values = [seq, now, *fields_of(ev)]
+                values = [seq, now, *f]
                 h = entry_hash(prev, values)
                 rows.append((*values, prev, h))
                 prev = h
@@ -138,7 +144,7 @@ class Journal:
                 prev,
                 now,
             )
-        return AppendResult(len(rows), len(events) - len(rows), seq)
+        return AppendResult(len(rows), len(items) - len(rows), seq)
 
     async def append_deliveries(self, deliveries: Sequence[Delivery]) -> AppendResult:
         """Decode a batch from JetStream, append it, then acknowledge every message."""

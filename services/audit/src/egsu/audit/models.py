@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from egsu.db import make_metadata
 from sqlalchemy import BigInteger, Column, Date, LargeBinary, SmallInteger, Table, Text
 from sqlalchemy.dialects.postgresql import TIMESTAMP
+
+from egsu.db import make_metadata
 
 metadata = make_metadata("audit")
 TZ = TIMESTAMP(timezone=True)

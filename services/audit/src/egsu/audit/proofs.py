@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+
 from egsu.audit import merkle
 from egsu.audit.chain import COLUMNS
 from egsu.audit.records import check_record, record_of

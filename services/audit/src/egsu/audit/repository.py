@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from egsu.audit.journal import CLOCK_SKEW
-from egsu.audit.models import entry
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from egsu.audit.journal import CLOCK_SKEW
+from egsu.audit.models import entry
 
 # Events wait in JetStream at most this long (the AUDIT stream's max age) before they are recorded.
 MAX_RECORDING_DELAY = timedelta(days=31)

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import asyncpg
+
 from egsu.audit.archive import Archiver
 from egsu.audit.checkpoints import ChainBroken, Checkpointer
 from egsu.audit.config import AuditSettings

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import asyncpg
+
 from egsu.audit import merkle
 from egsu.audit.chain import GENESIS, hash_sql
 from egsu.audit.records import BUCKET, checkpoint_key
