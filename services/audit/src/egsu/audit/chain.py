@@ -72,7 +72,9 @@ def hash_sql(alias: str = "e") -> str:
 
 def ts(dt: datetime) -> str:
     """A timestamp as the chain writes it: UTC, microseconds, ``Z``."""
-    return dt.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    if dt.tzinfo is not UTC:
+        dt = dt.astimezone(UTC)
+    return dt.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def clean(s: str) -> str:
@@ -164,23 +166,24 @@ def _plain(d: Any) -> list[Any] | None:
         and type(details) is dict
     ):
         return None
+    # decode() lets through only JSON without NUL or surrogate escapes: the text needs no cleaning
     return [
-        clean(d["id"]),
+        d["id"],
         datetime.fromisoformat(t),
         d["kind"],
-        clean(d["service"]),
-        clean(d["action"]),
+        d["service"],
+        d["action"],
         d["outcome"],
-        _opt(a["user_id"]),
-        _opt(a["username"]),
-        _opt(a["role"]),
+        a["user_id"],
+        a["username"],
+        a["role"],
         canonical_json(sorted(roles)),
-        _opt(a["subject_bin"]),
-        _opt(a["client_id"]),
-        _opt(o["type"]),
-        _opt(o["id"]),
-        _opt(d["request_id"]),
-        _opt(d["source_ip"]),
+        a["subject_bin"],
+        a["client_id"],
+        o["type"],
+        o["id"],
+        d["request_id"],
+        d["source_ip"],
         canonical_json(before),
         canonical_json(after),
         canonical_json(details),
@@ -191,9 +194,9 @@ def decode(data: bytes) -> list[Any]:
     """``fields_of`` the audit event in ``data`` (JSON); ``pydantic.ValidationError`` if it is not one.
 
     Events as every service writes them (``model_dump_json``) take a fast path; anything else,
-    including escaped surrogates, is validated by the ``AuditEvent`` model itself.
+    including escaped NUL characters and surrogates, is validated by the ``AuditEvent`` model.
     """
-    if b"\\ud" not in data:
+    if b"\\ud" not in data and b"\\u0000" not in data:
         try:
             fields = _plain(json.loads(data))
         except ValueError:
@@ -203,22 +206,38 @@ def decode(data: bytes) -> list[Any]:
     return fields_of(AuditEvent.model_validate_json(data))
 
 
+def encode(texts: Sequence[str | None]) -> bytes:
+    """The hashed content of an entry given the text of its values in ``HASHED`` order."""
+    return "".join(
+        ["~" if v is None else f"{len(v) if v.isascii() else len(v.encode())}:{v}" for v in texts]
+    ).encode()
+
+
 def content(values: Sequence[Any]) -> bytes:
-    """The hashed content of an entry given its values in ``HASHED`` order."""
-    out = []
-    for v in values:
-        if v is None:
-            out.append("~")
-            continue
-        if isinstance(v, datetime):
-            v = ts(v)
-        elif isinstance(v, int):
-            v = str(v)
-        n = len(v) if v.isascii() else len(v.encode("utf-8"))
-        out.append(f"{n}:{v}")
-    return "".join(out).encode("utf-8")
+    """The hashed content of an entry given its values (text, numbers, timestamps) in ``HASHED`` order."""
+    return encode(
+        [
+            v if v is None or type(v) is str else ts(v) if isinstance(v, datetime) else str(v)
+            for v in values
+        ]
+    )
 
 
 def entry_hash(prev_hash: bytes, values: Sequence[Any]) -> bytes:
     """SHA-256 of the previous entry's hash and this entry's content."""
     return hashlib.sha256(prev_hash + content(values)).digest()
+
+
+def chain_rows(
+    seq: int, prev: bytes, recorded_at: datetime, items: Sequence[list[Any]]
+) -> tuple[list[tuple[Any, ...]], bytes]:
+    """The rows of ``items`` (``fields_of`` values) appended after entry ``seq`` with hash ``prev``."""
+    at = ts(recorded_at)
+    rows = []
+    sha256 = hashlib.sha256
+    for f in items:
+        seq += 1
+        h = sha256(prev + encode([str(seq), at, f[0], ts(f[1]), *f[2:]])).digest()
+        rows.append((seq, recorded_at, *f, prev, h))
+        prev = h
+    return rows, prev

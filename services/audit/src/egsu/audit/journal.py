@@ -18,7 +18,7 @@ from typing import Any
 import asyncpg
 from pydantic import ValidationError
 
-from egsu.audit.chain import COLUMNS, entry_hash, fields_of
+from egsu.audit.chain import COLUMNS, chain_rows, decode, fields_of
 from egsu.audit.records import month_of, next_month
 from egsu.bus import Delivery
 from egsu.contracts.audit import AuditEvent
@@ -127,14 +127,8 @@ class Journal:
             if month_of(now) not in self._months:
                 await ensure_partition(self.conn, s, month_of(now))
                 self._months.add(month_of(now))
-            seq, prev = head["seq"], bytes(head["hash"])
-            rows = []
-            for f in unique.values():
-                seq += 1
-                values = [seq, now, *f]
-                h = entry_hash(prev, values)
-                rows.append((*values, prev, h))
-                prev = h
+            rows, prev = chain_rows(head["seq"], bytes(head["hash"]), now, list(unique.values()))
+            seq = rows[-1][0]
             await self.conn.copy_records_to_table(
                 "entry", schema_name=s, columns=COLUMNS, records=rows
             )
@@ -148,16 +142,16 @@ class Journal:
 
     async def append_deliveries(self, deliveries: Sequence[Delivery]) -> AppendResult:
         """Decode a batch from JetStream, append it, then acknowledge every message."""
-        events = []
+        items = []
         for d in deliveries:
             try:
-                events.append(AuditEvent.model_validate_json(d.data))
+                items.append(decode(d.data))
             except ValidationError as exc:
                 log.warning(
                     "a message on %s is not an audit event; recorded as rejected", d.subject
                 )
-                events.append(rejected_event(d, str(exc)))
-        result = await self.append(events)
+                items.append(fields_of(rejected_event(d, str(exc))))
+        result = await self.append_fields(items)
         for d in deliveries:
             await d.ack()
         return result
