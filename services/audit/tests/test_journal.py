@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import string
 from collections.abc import Callable
 
 from hypothesis import HealthCheck, given, settings
@@ -59,6 +61,17 @@ async def test_postgresql_and_python_compute_the_same_hashes_for_any_content(
     await setup.journal.append([ev])
     report = await verify(setup.conn, setup.store, setup.keyring)
     assert report.status == "ok", report.failure
+
+
+async def test_kilobytes_of_random_text_in_indexed_fields_are_journaled(
+    setup: Setup, make_event: Callable[..., AuditEvent]
+) -> None:
+    noise = "".join(random.choice(string.printable + "жқүə€") for _ in range(20_000))
+    ev = make_event(
+        object_id="/api/v1/" + noise, actor=Actor(username=noise[:5000], subject_bin=noise[:3000])
+    )
+    assert (await setup.journal.append([ev])).appended == 1
+    assert (await verify(setup.conn, setup.store, setup.keyring)).status == "ok"
 
 
 async def test_an_updated_row_is_found_and_located(

@@ -83,7 +83,10 @@ def entry_filter(
     time_to: Annotated[
         AwareDatetime | None, Query(alias="to", description="Events before (ISO 8601 with offset).")
     ] = None,
-    actor: Annotated[str | None, Query(max_length=200, description="Username or user id.")] = None,
+    actor: Annotated[str | None, Query(max_length=1000, description="Username.")] = None,
+    actor_id: Annotated[
+        str | None, Query(max_length=200, description="User id (token subject).")
+    ] = None,
     role: Annotated[str | None, Query(max_length=50)] = None,
     bin: Annotated[
         str | None, Query(pattern=r"^\d{12}$", description="The actor's subject BIN/IIN.")
@@ -107,6 +110,7 @@ def entry_filter(
         time_from=time_from,
         time_to=time_to,
         actor=actor,
+        actor_id=actor_id,
         role=role,
         subject_bin=bin,
         action=action,

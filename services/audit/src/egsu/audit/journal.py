@@ -16,7 +16,6 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import asyncpg
-from pydantic import ValidationError
 
 from egsu.audit.chain import COLUMNS, chain_rows, decode, fields_of
 from egsu.audit.records import month_of, next_month
@@ -31,6 +30,7 @@ RETENTION_LOCK = "egsu.audit.retention"
 # A redelivered event was first recorded after it happened; look this far before its time for it.
 CLOCK_SKEW = timedelta(days=1)
 MIN_TIME = datetime(1, 1, 1, tzinfo=UTC)
+MAX_EVENT_ID = 128
 
 
 def partition_name(month: date) -> str:
@@ -145,8 +145,11 @@ class Journal:
         items = []
         for d in deliveries:
             try:
-                items.append(decode(d.data))
-            except ValidationError as exc:
+                fields = decode(d.data)
+                if not 0 < len(fields[0]) <= MAX_EVENT_ID:
+                    raise ValueError(f"an event id has 1 to {MAX_EVENT_ID} characters")
+                items.append(fields)
+            except ValueError as exc:  # pydantic's ValidationError included
                 log.warning(
                     "a message on %s is not an audit event; recorded as rejected", d.subject
                 )

@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from egsu.audit.journal import CLOCK_SKEW
 from egsu.audit.models import entry
 
+INDEXED_PREFIX = 200  # characters of free-text columns in their indexes (migration 0001)
 # Events wait in JetStream at most this long (the AUDIT stream's max age) before they are recorded.
 MAX_RECORDING_DELAY = timedelta(days=31)
 
@@ -22,6 +23,7 @@ class EntryFilter:
     time_from: datetime | None = None
     time_to: datetime | None = None
     actor: str | None = None
+    actor_id: str | None = None
     role: str | None = None
     subject_bin: str | None = None
     action: str | None = None
@@ -45,16 +47,18 @@ class EntryFilter:
                 entry.c.occurred_at < self.time_to,
                 entry.c.recorded_at < self.time_to + MAX_RECORDING_DELAY + CLOCK_SKEW,
             )
-        if self.actor is not None:
-            q = q.where(
-                or_(entry.c.actor_username == self.actor, entry.c.actor_user_id == self.actor)
-            )
         for col, value in (
-            (entry.c.actor_role, self.role),
+            (entry.c.actor_username, self.actor),
             (entry.c.subject_bin, self.subject_bin),
+            (entry.c.object_id, self.object_id),
+        ):
+            if value is not None:  # the index holds the first characters (see the migration)
+                q = q.where(func.left(col, INDEXED_PREFIX) == value[:INDEXED_PREFIX], col == value)
+        for col, value in (
+            (entry.c.actor_user_id, self.actor_id),
+            (entry.c.actor_role, self.role),
             (entry.c.action, self.action),
             (entry.c.kind, self.kind),
-            (entry.c.object_id, self.object_id),
             (entry.c.object_type, self.object_type),
             (entry.c.outcome, self.outcome),
             (entry.c.service, self.service),

@@ -7,6 +7,7 @@ Revises:
 from alembic import context, op
 
 revision = "0001"
+INDEXED_PREFIX = 200
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -44,9 +45,16 @@ def upgrade() -> None:
     op.execute(f'CREATE INDEX ix_entry_seq ON "{s}".entry (seq)')
     op.execute(f'CREATE INDEX ix_entry_event_id ON "{s}".entry (event_id)')
     op.execute(f'CREATE INDEX ix_entry_occurred_at ON "{s}".entry (occurred_at)')
-    op.execute(f'CREATE INDEX ix_entry_actor ON "{s}".entry (actor_username, occurred_at)')
-    op.execute(f'CREATE INDEX ix_entry_subject_bin ON "{s}".entry (subject_bin, occurred_at)')
-    op.execute(f'CREATE INDEX ix_entry_object ON "{s}".entry (object_id)')
+    # Free text (a request path can be kilobytes long) is indexed by its first 200 characters:
+    # a b-tree entry has a size limit, and a journal that cannot write an entry must never happen.
+    for name, column in (
+        ("actor", "actor_username"),
+        ("subject_bin", "subject_bin"),
+        ("object", "object_id"),
+    ):
+        op.execute(
+            f'CREATE INDEX ix_entry_{name} ON "{s}".entry (left({column}, {INDEXED_PREFIX}))'
+        )
     op.execute(f"""
         CREATE TABLE "{s}".chain_head (
             id smallint PRIMARY KEY CHECK (id = 1),
