@@ -7,8 +7,8 @@ folder, or on the servers named by EGSU_DATABASE_URL / EGSU_NATS_URL / EGSU_S3_E
 
 1. append: realistic gateway access events decoded from JSON and appended (dedupe, chain, COPY)
    in batches, straight into the journal, as the writer does with what it takes from JetStream;
-2. end to end: the same events published to a JetStream stream first, then consumed by the durable
-   consumer, written and acknowledged;
+2. end to end: as many events published to a JetStream stream first, then taken by the service's
+   writer (``JournalWriter``: fetch, decode, chain, COPY, acknowledge; checkpoints on the side);
 3. verify: the journal filled to ``--verify-entries`` entries with checkpoints of 50,000, then the
    whole chain and every signed checkpoint re-computed.
 """
@@ -30,9 +30,10 @@ from egsu.audit.chain import decode
 from egsu.audit.checkpoints import Checkpointer
 from egsu.audit.config import AuditSettings
 from egsu.audit.journal import Journal
+from egsu.audit.service import JournalWriter
 from egsu.audit.signing import Keyring, SigningKey
 from egsu.audit.verify import verify
-from egsu.bus import Bus, Consumer, Delivery
+from egsu.bus import Bus
 from egsu.contracts.audit import Actor, AuditEvent, AuditObject
 from egsu.contracts.streams import StreamSpec
 from egsu.core.time import utcnow
@@ -85,15 +86,6 @@ def access_events(n: int) -> list[bytes]:
     return out
 
 
-class Raw:
-    """A stand-in for a JetStream delivery when timing the journal alone."""
-
-    __slots__ = ("data",)
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-
-
 async def bench(args: argparse.Namespace) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="egsu-bench-audit-"))
     infra = Infra(tmp / "infra", fast=False)
@@ -137,37 +129,28 @@ async def bench(args: argparse.Namespace) -> None:
         for i in range(0, len(fresh), 2000):
             await bus.publish_many([("bench.audit.access", p, None) for p in fresh[i : i + 2000]])
         published = time.perf_counter() - started
-        done = asyncio.Event()
-        count = 0
-
-        async def handle(batch: list[Delivery]) -> None:
-            nonlocal count
-            result = await journal.append_deliveries(batch)
-            count += result.appended + result.duplicates
-            if count >= len(fresh):
-                done.set()
-
-        consumer = Consumer(
+        writer = JournalWriter(
+            settings.model_copy(update={"database_url": url, "audit_batch": args.batch}),
             bus,
+            store,
+            key,
+            Keyring.of(key.public),
             stream=spec.name,
             durable="bench",
             filter_subject="bench.audit.>",
-            handler=handle,
-            batch=args.batch,
-            max_ack_pending=20_000,
-            fetch_timeout=0.5,
         )
         started = time.perf_counter()
-        consumer.start()
-        await done.wait()
+        writer.start()
+        while writer.appended < len(fresh):  # noqa: ASYNC110 - a benchmark polls
+            await asyncio.sleep(0.02)
         seconds = time.perf_counter() - started
-        await consumer.stop()
+        await writer.stop()
         await bus.js.delete_stream(spec.name)
         await bus.close()
         print(
             f"end to end:  {args.events:>9,} events in {seconds:6.2f} s = "
             f"{args.events / seconds:>9,.0f} events/s "
-            f"(JetStream → journal → ack; publishing them took {published:.1f} s)"
+            f"(JetStream → writer → ack; publishing them took {published:.1f} s)"
         )
 
         # 3. verify a million

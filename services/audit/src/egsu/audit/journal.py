@@ -142,19 +142,22 @@ class Journal:
 
     async def append_deliveries(self, deliveries: Sequence[Delivery]) -> AppendResult:
         """Decode a batch from JetStream, append it, then acknowledge every message."""
-        items = []
-        for d in deliveries:
-            try:
-                fields = decode(d.data)
-                if not 0 < len(fields[0]) <= MAX_EVENT_ID:
-                    raise ValueError(f"an event id has 1 to {MAX_EVENT_ID} characters")
-                items.append(fields)
-            except ValueError as exc:  # pydantic's ValidationError included
-                log.warning(
-                    "a message on %s is not an audit event; recorded as rejected", d.subject
-                )
-                items.append(fields_of(rejected_event(d, str(exc))))
-        result = await self.append_fields(items)
+        result = await self.append_fields(decode_deliveries(deliveries))
         for d in deliveries:
             await d.ack()
         return result
+
+
+def decode_deliveries(deliveries: Sequence[Delivery]) -> list[list[Any]]:
+    """The stored values of each message's event; a message that is not one becomes a rejection."""
+    items = []
+    for d in deliveries:
+        try:
+            fields = decode(d.data)
+            if not 0 < len(fields[0]) <= MAX_EVENT_ID:
+                raise ValueError(f"an event id has 1 to {MAX_EVENT_ID} characters")
+            items.append(fields)
+        except ValueError as exc:  # pydantic's ValidationError included
+            log.warning("a message on %s is not an audit event; recorded as rejected", d.subject)
+            items.append(fields_of(rejected_event(d, str(exc))))
+    return items

@@ -17,23 +17,30 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 import asyncpg
+import nats.errors
+import nats.js.errors
+from nats.js import api
 
 from egsu.audit.archive import Archiver
 from egsu.audit.checkpoints import ChainBroken, Checkpointer
 from egsu.audit.config import AuditSettings
-from egsu.audit.journal import Journal
+from egsu.audit.journal import Journal, decode_deliveries
 from egsu.audit.signing import Keyring, SigningKey
-from egsu.bus import Bus, Consumer, Delivery
+from egsu.bus import Bus, Delivery
 from egsu.bus.audit import AuditLog
+from egsu.bus.bus import backoff
 from egsu.contracts.streams import AUDIT
+from egsu.core.errors import EgsuError
 from egsu.core.time import utcnow
 from egsu.storage import ObjectStore
 
 log = logging.getLogger("egsu.audit.service")
 
 DURABLE = "audit-journal"
+ACK_WAIT = 60.0  # seconds before JetStream redelivers what a writer took and did not acknowledge
 DB_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
@@ -83,7 +90,6 @@ class JournalWriter:
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()  # one statement at a time on the writer's connection
-        self._journal: Journal | None = None
         self._reported: set[tuple[str, str]] = set()
 
     def start(self) -> None:
@@ -105,6 +111,9 @@ class JournalWriter:
             except DB_ERRORS as exc:
                 log.warning("audit writer: database unavailable (%s); retrying", exc)
                 await self._sleep(1.0)
+            except Exception:  # never leave the journal without a writer: log, pause, start again
+                log.exception("audit writer: the term failed; starting a new one")
+                await self._sleep(2.0)
 
     async def _term(self) -> None:
         """One term: connect, wait for the writer lock, write until stopped or disconnected."""
@@ -118,37 +127,75 @@ class JournalWriter:
                 if self._stop.is_set():
                     return
             log.info("audit writer: this replica is the active writer")
-            self._journal = journal
             await journal.ensure_partitions()
-            consumer = Consumer(
-                self.bus,
-                stream=self.stream,
-                durable=self.durable,
-                filter_subject=self.filter_subject,
-                handler=self._handle,
-                batch=self.settings.audit_batch,
-                max_ack_pending=max(20_000, 4 * self.settings.audit_batch),
-                fetch_timeout=0.5,
-            )
-            consumer.start()
+            ended = asyncio.Event()
+            consuming = asyncio.create_task(self._consume(journal, ended), name="audit-consume")
             self.active = True
             try:
                 await self._maintain(conn, journal)
             finally:
                 self.active = False
-                await consumer.stop()
-                self._journal = None
+                ended.set()
+                await consuming
         finally:
             await conn.close(timeout=5)
 
-    async def _handle(self, deliveries: list[Delivery]) -> None:
-        journal = self._journal
-        if journal is None:  # the term ended: leave the messages for the next writer
+    async def _consume(self, journal: Journal, ended: asyncio.Event) -> None:
+        """Pull from the durable consumer; the next batch is fetched and decoded while the one
+        before it is being written (two batches in flight at most, written in order)."""
+        config = api.ConsumerConfig(
+            ack_policy=api.AckPolicy.EXPLICIT,
+            ack_wait=ACK_WAIT,
+            max_ack_pending=max(20_000, 4 * self.settings.audit_batch),
+            max_deliver=-1,
+            filter_subject=self.filter_subject,
+        )
+        sub = None
+        writing: asyncio.Task[None] | None = None
+        try:
+            while not (self._stop.is_set() or ended.is_set()):
+                try:
+                    if sub is None:
+                        sub = await self.bus.js.pull_subscribe(
+                            self.filter_subject,
+                            durable=self.durable,
+                            stream=self.stream,
+                            config=config,
+                        )
+                    msgs = await sub.fetch(self.settings.audit_batch, timeout=0.5)
+                except (TimeoutError, nats.errors.TimeoutError):
+                    continue
+                except (nats.errors.Error, nats.js.errors.Error, OSError) as exc:
+                    log.warning("audit writer: JetStream: %s; retrying", exc)
+                    sub = None
+                    await self._sleep(0.5)
+                    continue
+                deliveries = [Delivery(m) for m in msgs]
+                items = decode_deliveries(deliveries)
+                if writing is not None:
+                    await writing
+                writing = asyncio.create_task(self._write(journal, deliveries, items))
+        finally:
+            if writing is not None:
+                await writing
+
+    async def _write(
+        self, journal: Journal, deliveries: list[Delivery], items: list[list[Any]]
+    ) -> None:
+        try:
+            async with self._lock:
+                result = await journal.append_fields(items)
+        except Exception:  # the batch comes back later; the term ends if the connection is gone
+            log.exception(
+                "audit writer: %d events not written; JetStream redelivers them", len(items)
+            )
             for d in deliveries:
-                await d.nak(1.0)
+                with contextlib.suppress(nats.errors.Error, OSError):
+                    await d.nak(backoff(d.num_delivered))
             return
-        async with self._lock:
-            result = await journal.append_deliveries(deliveries)
+        for d in deliveries:  # an ack that is lost means a redelivery, written once
+            with contextlib.suppress(nats.errors.Error, OSError):
+                await d.ack()
         self.appended += result.appended
 
     async def _maintain(self, conn: asyncpg.Connection, journal: Journal) -> None:
@@ -173,6 +220,8 @@ class JournalWriter:
                     await checkpointer.run()
                 except ChainBroken as exc:
                     self._alarm("audit_chain_broken", str(exc))
+                except EgsuError as exc:  # the object store is away: the checkpoint waits
+                    log.warning("audit writer: checkpoint not written: %s", exc)
             if time.monotonic() >= next_retention:
                 next_retention = time.monotonic() + s.audit_retention_check_seconds
                 await self.retention()
