@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 import string
 from collections.abc import Callable
 
+import asyncpg
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from egsu.audit.journal import Journal
 from egsu.audit.proofs import make_proof, verify_proof
 from egsu.audit.signing import Keyring, SigningKey
 from egsu.audit.verify import verify
@@ -158,3 +161,24 @@ async def test_inclusion_proof_verifies_offline_and_a_doctored_one_does_not(
     assert not verify_proof(doctored, setup.keyring).ok
     other = SigningKey.load_or_create(setup.settings.var_dir / "other.pem")
     assert "not a trusted audit key" in verify_proof(proof, Keyring.of(other.public)).detail
+
+
+async def test_verification_while_entries_are_appended_sees_one_consistent_journal(
+    setup: Setup, make_event: Callable[..., AuditEvent]
+) -> None:
+    writer = await asyncpg.connect(setup.url)
+    try:
+        journal = Journal(writer)
+        await journal.append([make_event() for _ in range(50)])
+
+        async def keep_appending() -> None:
+            for _ in range(30):
+                await journal.append([make_event() for _ in range(20)])
+
+        appending = asyncio.create_task(keep_appending())
+        while not appending.done():
+            report = await verify(setup.conn, setup.store, setup.keyring)
+            assert report.status == "ok", report.failure
+        await appending
+    finally:
+        await writer.close()

@@ -219,7 +219,24 @@ async def verify(
     first_seq: int | None = None,
     last_seq: int | None = None,
 ) -> Report:
-    """Re-compute the chain and checkpoints over ``first_seq..last_seq`` (default: all online)."""
+    """Re-compute the chain and checkpoints over ``first_seq..last_seq`` (default: all online).
+
+    Everything is read in one snapshot, so entries appended meanwhile do not look like forgeries.
+    """
+    if conn.is_in_transaction():
+        return await _verify(conn, store, keyring, schema, first_seq, last_seq)
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        return await _verify(conn, store, keyring, schema, first_seq, last_seq)
+
+
+async def _verify(
+    conn: asyncpg.Connection,
+    store: ObjectStore,
+    keyring: Keyring,
+    schema: str,
+    first_seq: int | None,
+    last_seq: int | None,
+) -> Report:
     s = schema
     head = await conn.fetchval(f'SELECT seq FROM "{s}".chain_head WHERE id = 1')
     lo, hi = await conn.fetchrow(f'SELECT min(seq), max(seq) FROM "{s}".entry')
