@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from egsu.audit.app import keys_of
 from egsu.audit.chain import decode, fields_of
+from egsu.audit.config import AuditSettings
 from egsu.contracts.audit import AUDIT_KINDS, Actor, AuditEvent, AuditObject
 
 text = st.text(max_size=30)
@@ -60,3 +63,18 @@ def test_unusual_events_are_validated_by_the_model() -> None:
         decode(b'{"id":"a\\ud800b","time":"2025-01-01T10:00:00Z","kind":"auth","service":"x"}')
     with pytest.raises(ValidationError):
         decode(b'{"time": "2025-01-01T10:00:00Z", "kind": "gossip", "service": "x", "action": "y"}')
+
+
+def test_production_needs_a_configured_signing_key(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError, match="EGSU_AUDIT_SIGNING_KEY_FILE"):
+        keys_of(AuditSettings(environment="prod", var_dir=tmp_path))
+    with pytest.raises(RuntimeError, match="not a readable file"):
+        keys_of(AuditSettings(environment="prod", audit_signing_key_file=tmp_path / "missing.pem"))
+    key, ring = keys_of(AuditSettings(environment="dev", var_dir=tmp_path))  # generated in dev
+    assert (tmp_path / "audit" / "signing-key.pem").stat().st_mode & 0o077 == 0
+    again, _ = keys_of(
+        AuditSettings(
+            environment="prod", audit_signing_key_file=tmp_path / "audit" / "signing-key.pem"
+        )
+    )
+    assert again.key_id == key.key_id and ring.check(again.sign({"a": 1})) is None
