@@ -347,6 +347,7 @@ class Infra:
         self.fast = fast
         self.environ = dict(os.environ if environ is None else environ)
         self.parts: list[Postgres | Nats | SeaweedFS] = []
+        self.urls: InfraUrls | None = None
 
     def _ports(self) -> dict[str, int]:
         f = self.root / "infra-ports.json"
@@ -410,8 +411,15 @@ class Infra:
             self.stop()
             raise
         urls = InfraUrls(db_url, nats_url, s3, access, secret, monitor, embedded)
+        self.urls = urls
         (self.root / "infra.json").write_text(json.dumps(asdict(urls), indent=2))
         return urls
+
+    def part(
+        self, kind: type[Postgres] | type[Nats] | type[SeaweedFS]
+    ) -> Postgres | Nats | SeaweedFS:
+        """The running embedded server of a kind (to stop and start it in tests)."""
+        return next(p for p in self.parts if isinstance(p, kind))
 
     def children(self) -> list[Child]:
         return [p.child for p in self.parts if p.child is not None]

@@ -94,14 +94,16 @@ def service_lifespan(
                 rt.bus.start_consumers()
             yield
         finally:
+            if rt.bus is not None:
+                await rt.bus.stop_consumers()
             if on_stop is not None:
                 await on_stop(app, rt)
+            for close in reversed(rt.closers):
+                await close()
             if rt.audit is not None:
                 await rt.audit.close()
             if rt.bus is not None:
                 await rt.bus.close()
-            for close in reversed(rt.closers):
-                await close()
             if rt.db is not None:
                 await rt.db.dispose()
             await verifier.aclose()

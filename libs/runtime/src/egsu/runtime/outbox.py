@@ -117,3 +117,16 @@ class OutboxRelay:
             await self.relay_once()  # last round on shutdown
         except Exception:  # shutting down: what is left is published by the next start
             log.warning("outbox: rows left for the next start")
+
+
+async def enqueue_raw(
+    conn: object, schema: str, subject: str, payload: BaseModel | bytes, msg_id: str
+) -> None:
+    """``enqueue`` for code that holds a raw asyncpg connection inside its transaction."""
+    data = payload.model_dump_json().encode() if isinstance(payload, BaseModel) else payload
+    await conn.execute(  # type: ignore[attr-defined]
+        f'INSERT INTO "{schema}".outbox (subject, msg_id, payload) VALUES ($1, $2, $3)',
+        subject,
+        msg_id,
+        data,
+    )

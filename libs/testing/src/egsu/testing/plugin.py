@@ -17,11 +17,21 @@ from egsu.testing.stack import Stack, start_stack
 
 
 @pytest.fixture(scope="session")
-def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InfraUrls]:
+def infra_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
+    """The session's embedded servers themselves (a test may stop and start one of them)."""
+    servers = Infra(tmp_path_factory.mktemp("infra"), fast=True)
+    servers.start()
+    try:
+        yield servers
+    finally:
+        servers.stop()
+
+
+@pytest.fixture(scope="session")
+def infra(infra_servers: Infra) -> Iterator[InfraUrls]:
     """The session's PostgreSQL, NATS and S3, with their URLs in the environment."""
-    root = tmp_path_factory.mktemp("infra")
-    servers = Infra(root, fast=True)
-    urls = servers.start()
+    urls = infra_servers.urls
+    assert urls is not None
     saved = {k: os.environ.get(k) for k in urls.env()}
     os.environ.update(urls.env())
     try:
@@ -32,7 +42,6 @@ def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InfraUrls]:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-        servers.stop()
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,344 @@
+"""Ingest routes under /api/v1/ingest."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy import select
+
+from egsu.auth import Principal, require_roles
+from egsu.core.errors import (
+    FieldError,
+    Forbidden,
+    NotFound,
+    PayloadTooLarge,
+    Unprocessable,
+    UnsupportedMediaType,
+)
+from egsu.db.deps import Session
+from egsu.db.pagination import keyset, page
+from egsu.ingest import models as m
+from egsu.ingest.compliance import report
+from egsu.ingest.parsing import parse_csv, parse_json
+from egsu.ingest.service import Ingest, Submission, receipt_view
+
+router = APIRouter(prefix="/api/v1/ingest", tags=["ingest"])
+Submitter = Annotated[
+    Principal, Depends(require_roles("subject", "operator", "ministry", "service"))
+]
+Reader = Annotated[
+    Principal, Depends(require_roles("subject", "operator", "ministry", "government", "service"))
+]
+_BIN = re.compile(r"^\d{12}$")
+_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
+
+
+class Rejected(BaseModel):
+    index: int
+    field: str
+    code: str
+    message: str
+
+
+class Receipt(BaseModel):
+    receipt_id: str
+    subject_bin: str
+    status: Literal["pending", "accepted"]
+    source: str
+    received_at: datetime
+    accepted_at: datetime | None
+    sha256: str
+    idempotency_key: str
+    accepted: int
+    rejected_count: int
+    rejected: list[Rejected]
+    events: int
+    points: int
+    ts_from: datetime | None
+    ts_to: datetime | None
+    document: dict[str, Any] | None = None
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > limit:
+        raise PayloadTooLarge(
+            f"the body is larger than {limit // 2**20} MB; split the batch", code="body_too_large"
+        )
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(
+                f"the body is larger than {limit // 2**20} MB; split the batch",
+                code="body_too_large",
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def subject_for(principal: Principal, given: str | None) -> str:
+    """The subject a submission is for: a subject user submits only for its own BIN."""
+    if "subject" in principal.roles and not principal.has_any("operator", "ministry", "service"):
+        if given and given != principal.bin:
+            raise Forbidden(
+                f"you submit for {principal.bin}, not for {given}", code="not_your_subject"
+            )
+        if not principal.bin:
+            raise Forbidden(
+                "your account has no BIN; ask the operator to fix it", code="no_subject"
+            )
+        return principal.bin
+    if not given or not _BIN.match(given):
+        raise Unprocessable(
+            "subject_bin: give the 12-digit BIN the data is for",
+            errors=[FieldError("subject_bin", "missing", "required for this role")],
+        )
+    return given
+
+
+def key_of(header: str | None) -> str | None:
+    if header is None:
+        return None
+    if not _KEY.match(header):
+        raise Unprocessable(
+            "Idempotency-Key: up to 200 printable characters",
+            errors=[FieldError("Idempotency-Key", "invalid", "up to 200 printable characters")],
+        )
+    return header
+
+
+@router.post(
+    "/readings",
+    status_code=202,
+    response_model=Receipt,
+    summary="Submit a batch of readings (JSON or CSV); the receipt comes after the bus has it",
+    responses={
+        202: {"description": "Accepted: the receipt"},
+        409: {"description": "Key reused"},
+        413: {"description": "Too large"},
+        503: {"description": "Try again later"},
+    },
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["readings"],
+                        "properties": {
+                            "subject_bin": {"type": "string"},
+                            "batch_id": {"type": "string"},
+                            "readings": {
+                                "type": "array",
+                                "items": {
+                                    "type": "object",
+                                    "required": ["point", "quantity", "ts", "value"],
+                                    "properties": {
+                                        "point": {"type": "string"},
+                                        "quantity": {"type": "string"},
+                                        "ts": {
+                                            "type": "string",
+                                            "format": "date-time",
+                                            "description": "end of the interval, with offset",
+                                        },
+                                        "value": {"type": "number"},
+                                        "unit": {"type": "string"},
+                                    },
+                                },
+                            },
+                            "events": {"type": "array", "items": {"type": "object"}},
+                        },
+                    }
+                },
+                "text/csv": {
+                    "schema": {
+                        "type": "string",
+                        "description": "columns point,quantity,ts,value,unit",
+                    }
+                },
+            }
+        }
+    },
+)
+async def post_readings(
+    request: Request,
+    principal: Submitter,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    subject_bin: Annotated[
+        str | None, Query(description="for CSV: the subject the data is for")
+    ] = None,
+) -> JSONResponse:
+    ingest: Ingest = request.app.state.ingest
+    ctype = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+    body = await read_body(request, ingest.settings.max_body_bytes)
+    if ctype in ("application/json", "application/x-ndjson", ""):
+        raw, ext = parse_json(body), "json"
+        given = raw.subject_bin or subject_bin
+    elif ctype in ("text/csv", "application/csv"):
+        raw, ext = parse_csv(body), "csv"
+        given = subject_bin
+    else:
+        raise UnsupportedMediaType(f"send application/json or text/csv, not {ctype}")
+    bin_ = subject_for(principal, given)
+    status, receipt = await ingest.accept(
+        Submission(
+            subject_bin=bin_,
+            body=body,
+            raw=raw,
+            content_type=ctype,
+            source="csv" if ext == "csv" else "rest",
+            idempotency_key=key_of(idempotency_key),
+            submitted_by=principal.username,
+            extension=ext,
+        )
+    )
+    return JSONResponse(Receipt.model_validate(receipt).model_dump(mode="json"), status_code=status)
+
+
+@router.get("/receipts/{receipt_id}", response_model=Receipt, summary="One receipt")
+async def get_receipt(receipt_id: str, principal: Reader, session: Session) -> dict[str, Any]:
+    stmt = (
+        select(m.receipt).where(m.receipt.c.id == receipt_id)
+        if re.match(r"^[0-9a-f-]{36}$", receipt_id)
+        else None
+    )
+    row = (await session.execute(stmt)).mappings().first() if stmt is not None else None
+    if row is None or not principal.can_see_subject(row["subject_bin"]):
+        raise NotFound(f"no receipt {receipt_id}", code="receipt_not_found")
+    return receipt_view(dict(row))
+
+
+class ReceiptSummary(BaseModel):
+    receipt_id: str
+    subject_bin: str
+    status: str
+    source: str
+    received_at: datetime
+    accepted: int
+    rejected_count: int
+    events: int
+    ts_from: datetime | None
+    ts_to: datetime | None
+
+
+@router.get("/receipts", summary="Receipts, newest first (a subject sees its own)")
+async def list_receipts(
+    principal: Reader,
+    session: Session,
+    subject_bin: str | None = None,
+    status: Literal["pending", "accepted"] | None = None,
+    source: str | None = None,
+    received_from: datetime | None = Query(None, alias="from"),
+    received_to: datetime | None = Query(None, alias="to"),
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    t = m.receipt
+    stmt = select(
+        t.c.id,
+        t.c.subject_bin,
+        t.c.status,
+        t.c.source,
+        t.c.received_at,
+        t.c.accepted,
+        t.c.rejected,
+        t.c.events,
+        t.c.ts_from,
+        t.c.ts_to,
+    )
+    scope = principal.scope_bin
+    if scope is not None:
+        stmt = stmt.where(t.c.subject_bin == scope)
+    if subject_bin:
+        stmt = stmt.where(t.c.subject_bin == subject_bin)
+    if status:
+        stmt = stmt.where(t.c.status == status)
+    if source:
+        stmt = stmt.where(t.c.source == source)
+    if received_from:
+        stmt = stmt.where(t.c.received_at >= received_from)
+    if received_to:
+        stmt = stmt.where(t.c.received_at < received_to)
+    stmt = keyset(
+        stmt,
+        sort_col=t.c.received_at,
+        id_col=t.c.id,
+        descending=True,
+        cursor=cursor,
+        parse=datetime.fromisoformat,
+    )
+    rows = (await session.execute(stmt.limit(limit + 1))).mappings().all()
+    items, nxt = page(rows, limit, sort_key="received_at", id_key="id")
+    return {
+        "items": [
+            ReceiptSummary(
+                receipt_id=r["id"],
+                rejected_count=r["rejected"],
+                **{
+                    k: r[k]
+                    for k in (
+                        "subject_bin",
+                        "status",
+                        "source",
+                        "received_at",
+                        "accepted",
+                        "events",
+                        "ts_from",
+                        "ts_to",
+                    )
+                },
+            )
+            for r in items
+        ],
+        "next_cursor": nxt,
+    }
+
+
+@router.get("/compliance", summary="Completeness and timeliness of submissions per subject (R5)")
+async def compliance(
+    request: Request,
+    principal: Reader,
+    session: Session,
+    period: Annotated[str | None, Query(description="a day YYYY-MM-DD or a month YYYY-MM")] = None,
+    day_from: Annotated[date | None, Query(alias="from")] = None,
+    day_to: Annotated[date | None, Query(alias="to")] = None,
+    subject_bin: str | None = None,
+) -> dict[str, Any]:
+    today = (datetime.now(UTC) + timedelta(hours=5)).date()
+    if period:
+        if re.match(r"^\d{4}-\d{2}-\d{2}$", period):
+            day_from = day_to = date.fromisoformat(period)
+        elif re.match(r"^\d{4}-\d{2}$", period):
+            day_from = date.fromisoformat(period + "-01")
+            nxt = (day_from.replace(day=28) + timedelta(days=4)).replace(day=1)
+            day_to = nxt - timedelta(days=1)
+        else:
+            raise Unprocessable(
+                "period: use YYYY-MM-DD or YYYY-MM",
+                errors=[FieldError("period", "invalid", "use YYYY-MM-DD or YYYY-MM")],
+            )
+    day_from = day_from or today
+    day_to = day_to or day_from
+    if day_to < day_from or (day_to - day_from).days > 366:
+        raise Unprocessable(
+            "to: must be on or after from, within a year",
+            errors=[FieldError("to", "invalid_range", "on or after from, within a year")],
+        )
+    scope = principal.scope_bin
+    ingest: Ingest = request.app.state.ingest
+    obligations = await ingest.obligations.of(scope or subject_bin)
+    conn = await session.connection()
+    raw = (await conn.get_raw_connection()).driver_connection
+    items = await report(raw, ingest.points, obligations, day_from, day_to, datetime.now(UTC))
+    return {
+        "from": day_from.isoformat(),
+        "to": day_to.isoformat(),
+        "items": items,
+        "late_or_incomplete": [i["subject_bin"] for i in items if i["status"] != "ok"],
+    }

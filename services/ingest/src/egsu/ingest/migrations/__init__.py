@@ -1,0 +1,3 @@
+"""Alembic migrations of ingest (schema ``ingest``)."""
+
+SCHEMA = "ingest"

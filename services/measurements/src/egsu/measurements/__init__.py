@@ -1,0 +1,1 @@
+"""The measurements service: the historian."""

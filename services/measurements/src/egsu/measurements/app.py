@@ -1,0 +1,86 @@
+"""The historian's app factory."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import asyncpg
+from fastapi import FastAPI
+
+from egsu.contracts.streams import INGEST_BATCHES
+from egsu.core.service import add_ready_check, create_service_app
+from egsu.core.settings import get_settings
+from egsu.measurements.api import router
+from egsu.measurements.catalog import Catalog
+from egsu.measurements.config import MeasurementsSettings
+from egsu.measurements.events import Historian
+from egsu.measurements.models import SCHEMA, outbox
+from egsu.runtime import Runtime, service_lifespan
+from egsu.runtime.outbox import OutboxRelay
+
+
+def asyncpg_dsn(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+def create_app() -> FastAPI:
+    """The historian's ASGI app."""
+    settings = get_settings(MeasurementsSettings)
+
+    async def on_start(app: FastAPI, rt: Runtime) -> None:
+        assert rt.db is not None and rt.bus is not None and settings.database_url
+        pool = await asyncpg.create_pool(
+            asyncpg_dsn(settings.database_url),
+            min_size=2,
+            max_size=settings.workers + 6,
+            command_timeout=120,
+            server_settings={"application_name": "egsu-measurements"},
+        )
+        app.state.pool = pool
+        catalog = Catalog()
+        async with pool.acquire() as conn:
+            await catalog.load(conn)
+        app.state.catalog = catalog
+        relay = OutboxRelay(rt.db, rt.bus, outbox)
+        relay.start()
+        historian = Historian(pool, catalog, relay, settings.workers)
+        app.state.historian = historian
+        rt.bus.consumer(
+            stream="INGEST",
+            durable="measurements",
+            filter_subject=f"{INGEST_BATCHES}.>",
+            handler=historian.handler(),
+            batch=settings.consumer_batch,
+            ack_wait=15,
+            max_ack_pending=64,
+        )
+        flusher = asyncio.create_task(historian.flusher(settings.rollup_flush_seconds))
+
+        async def ping_pool() -> None:
+            async with pool.acquire() as conn:
+                await conn.fetchval("SELECT 1")
+
+        add_ready_check(app, "pool", ping_pool)
+
+        async def stop() -> None:
+            flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await flusher
+            await relay.stop()
+            await pool.close()
+
+        rt.closers.append(stop)
+
+    return create_service_app(
+        settings=settings,
+        title="EGSU TEK measurements",
+        description=(
+            "The historian: every reading with its versions and quality, roll-ups for metering points, facilities, "
+            "subjects, regions and the country, and time-series queries. Times are UTC; interval readings are "
+            "stamped at the end of their interval; hour buckets are labelled by their start; days and months "
+            "are Kazakhstan's (UTC+05:00)."
+        ),
+        routers=[router],
+        lifespan=service_lifespan(settings, schema=SCHEMA, bus=True, on_start=on_start),
+    )

@@ -1,0 +1,3 @@
+"""Alembic migrations of the historian (schema ``measurements``)."""
+
+SCHEMA = "measurements"

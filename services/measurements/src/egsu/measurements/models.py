@@ -1,0 +1,149 @@
+"""The historian's tables (schema ``measurements``).
+
+``reading`` is partitioned by month of ``ts`` (UTC, the END of the interval). Every version of a
+reading is kept; exactly one per (point, quantity, ts) is ``current``. Quality codes are in
+``quality.py``.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Double,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    func,
+)
+from sqlalchemy.dialects.postgresql import REAL
+
+from egsu.db import make_metadata
+from egsu.runtime.outbox import outbox_table
+
+SCHEMA = "measurements"
+metadata = make_metadata(SCHEMA)
+
+point = Table(
+    "point",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("code", String(64), nullable=False, unique=True),
+    Column("subject_bin", String(12), nullable=False),
+    Column("facility_id", String(36), nullable=False),
+    Column("region_kato", String(9), nullable=False),
+    Column("commodity", String(16), nullable=False),
+    Column("interval_min", Integer, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index(None, "subject_bin"),
+    Index(None, "facility_id"),
+    Index(None, "region_kato"),
+)
+
+quantity = Table(
+    "quantity",
+    metadata,
+    Column("id", SmallInteger, primary_key=True, autoincrement=True),
+    Column("code", String(48), nullable=False, unique=True),
+)
+
+batch = Table(
+    "batch",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("msg_id", String(200), nullable=False, unique=True),
+    Column("receipt_id", String(36), nullable=False),
+    Column("subject_bin", String(12), nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("stored_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("count", Integer, nullable=False),
+    Column("inserted", Integer, nullable=False),
+    Column("superseded", Integer, nullable=False),
+    Column("unchanged", Integer, nullable=False),
+    Index(None, "receipt_id"),
+)
+
+reading = Table(
+    "reading",
+    metadata,
+    Column("point_id", Integer, primary_key=True),
+    Column("quantity_id", SmallInteger, primary_key=True),
+    Column("ts", DateTime(timezone=True), primary_key=True),
+    Column("version", SmallInteger, primary_key=True),
+    Column("value", Double, nullable=False),
+    Column("quality", SmallInteger, nullable=False, server_default="0"),
+    Column("rules", Integer, nullable=False, server_default="0"),
+    Column("origin", SmallInteger, nullable=False, server_default="0"),
+    Column("current", Boolean, nullable=False),
+    Column("skew_s", REAL),
+    Column("batch_id", BigInteger),
+    Column("recorded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("superseded_at", DateTime(timezone=True)),
+    Column("correction_id", String(36)),
+    postgresql_partition_by="RANGE (ts)",
+)
+
+meter_event = Table(
+    "meter_event",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("point_id", Integer, nullable=False),
+    Column("ts", DateTime(timezone=True), nullable=False),
+    Column("code", String(64), nullable=False),
+    Column("text", Text),
+    Column("severity", String(16)),
+    Column("batch_id", BigInteger),
+    Index(None, "point_id", "ts", "code", unique=True),
+)
+
+# Roll-ups, kept current on write. Hours are labelled by their start (UTC); a reading stamped at
+# the end of its interval belongs to the hour in which its interval lies.
+point_hour = Table(
+    "point_hour",
+    metadata,
+    Column("point_id", Integer, primary_key=True),
+    Column("quantity_id", SmallInteger, primary_key=True),
+    Column("hour", DateTime(timezone=True), primary_key=True),
+    Column("sum", Double, nullable=False),
+    Column("count", Integer, nullable=False),
+    Column("valid_count", Integer, nullable=False),
+    Column("min", Double),
+    Column("max", Double),
+)
+
+# Totals of facilities (level 1), subjects (2), regions (3) and the country (4) per hour: energy
+# summed, power as the sum of the points' hourly means.
+group_hour = Table(
+    "group_hour",
+    metadata,
+    Column("level", SmallInteger, primary_key=True),
+    Column("key", String(36), primary_key=True),
+    Column("quantity_id", SmallInteger, primary_key=True),
+    Column("hour", DateTime(timezone=True), primary_key=True),
+    Column("sum", Double, nullable=False),
+    Column("count", Integer, nullable=False),
+    Column("valid_count", Integer, nullable=False),
+)
+
+# Changes to group totals written with each batch and folded into group_hour by one flusher, so
+# batches never wait on the country's row.
+group_delta = Table(
+    "group_delta",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("level", SmallInteger, nullable=False),
+    Column("key", String(36), nullable=False),
+    Column("quantity_id", SmallInteger, nullable=False),
+    Column("hour", DateTime(timezone=True), nullable=False),
+    Column("sum", Double, nullable=False),
+    Column("count", Integer, nullable=False),
+    Column("valid_count", Integer, nullable=False),
+)
+
+outbox = outbox_table(metadata)
