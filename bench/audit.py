@@ -141,7 +141,7 @@ async def bench(args: argparse.Namespace) -> None:
         )
         started = time.perf_counter()
         writer.start()
-        while writer.appended < len(fresh):  # noqa: ASYNC110 - a benchmark polls
+        while writer.appended < len(fresh):
             await asyncio.sleep(0.02)
         seconds = time.perf_counter() - started
         await writer.stop()

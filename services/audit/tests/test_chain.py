@@ -66,7 +66,7 @@ def test_unusual_events_are_validated_by_the_model() -> None:
 
 
 def test_production_needs_a_configured_signing_key(tmp_path: Path) -> None:
-    with pytest.raises(RuntimeError, match="EGSU_AUDIT_SIGNING_KEY_FILE"):
+    with pytest.raises(RuntimeError, match="EGSU_AUDIT_SIGNING_KEY"):
         keys_of(AuditSettings(environment="prod", var_dir=tmp_path))
     with pytest.raises(RuntimeError, match="not a readable file"):
         keys_of(AuditSettings(environment="prod", audit_signing_key_file=tmp_path / "missing.pem"))
@@ -78,3 +78,6 @@ def test_production_needs_a_configured_signing_key(tmp_path: Path) -> None:
         )
     )
     assert again.key_id == key.key_id and ring.check(again.sign({"a": 1})) is None
+    pem = (tmp_path / "audit" / "signing-key.pem").read_text()
+    from_env, _ = keys_of(AuditSettings(environment="prod", audit_signing_key=pem))  # a Secret
+    assert from_env.key_id == key.key_id

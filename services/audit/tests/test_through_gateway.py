@@ -217,14 +217,14 @@ async def test_events_wait_in_jetstream_while_the_journal_is_down_and_none_is_lo
                 rs = await asyncio.gather(*(c.get("/api/v1/me") for _ in range(50)))
                 assert all(r.status_code == 200 for r in rs), i
         deadline = time.monotonic() + 15
-        while await _pending(infra) < 1000 and time.monotonic() < deadline:  # noqa: ASYNC110
+        while await _pending(infra) < 1000 and time.monotonic() < deadline:
             await asyncio.sleep(0.2)
         assert await _pending(infra) >= 1000  # held by JetStream…
         assert await _count(infra, user) == 0  # …and not written while the journal is down
     finally:
         os.kill(pid, signal.SIGCONT)
     deadline = time.monotonic() + 60
-    while await _count(infra, user) < 1000 and time.monotonic() < deadline:  # noqa: ASYNC110
+    while await _count(infra, user) < 1000 and time.monotonic() < deadline:
         await asyncio.sleep(0.3)
     await asyncio.sleep(1.0)
     assert await _count(infra, user) == 1000

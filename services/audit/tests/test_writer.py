@@ -77,7 +77,7 @@ def writer(setup: Setup, lane: Lane) -> JournalWriter:
 
 async def until(check: Callable[[], Awaitable[bool]], seconds: float = 20.0) -> None:
     deadline = time.monotonic() + seconds
-    while not await check() and time.monotonic() < deadline:  # noqa: ASYNC110
+    while not await check() and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
 
 

@@ -15,15 +15,18 @@ from egsu.runtime import Runtime, service_lifespan
 
 def keys_of(settings: AuditSettings) -> tuple[SigningKey, Keyring]:
     """The signing key, and the public keys trusted when verifying (it and earlier ones)."""
-    path = settings.signing_key_path()
-    if settings.audit_signing_key_file is None:
-        key = SigningKey.load_or_create(path)  # development and tests
-    elif not path.is_file():
-        raise RuntimeError(
-            f"EGSU_AUDIT_SIGNING_KEY_FILE names {path}, which is not a readable file"
-        )
+    if settings.audit_signing_key is not None and settings.audit_signing_key_file is None:
+        key = SigningKey.from_pem(settings.audit_signing_key.get_secret_value().encode())
     else:
-        key = SigningKey.load(path)
+        path = settings.signing_key_path()
+        if settings.audit_signing_key_file is None:
+            key = SigningKey.load_or_create(path)  # development and tests
+        elif not path.is_file():
+            raise RuntimeError(
+                f"EGSU_AUDIT_SIGNING_KEY_FILE names {path}, which is not a readable file"
+            )
+        else:
+            key = SigningKey.load(path)
     keyring = Keyring.of(
         key.public, *(load_public_key(p.read_bytes()) for p in settings.audit_trusted_public_keys)
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from egsu.core.settings import Settings
 
@@ -17,6 +17,8 @@ class AuditSettings(Settings):
     # The Ed25519 key that signs checkpoints and archive manifests (PEM, PKCS#8). Required in
     # production (a mounted secret); generated into <var>/audit/signing-key.pem in dev and tests.
     audit_signing_key_file: Path | None = None
+    # … or the key itself (PEM), e.g. from a Kubernetes Secret as EGSU_AUDIT_SIGNING_KEY.
+    audit_signing_key: SecretStr | None = None
     # Public keys of earlier signing keys (after a rotation), still trusted when verifying.
     audit_trusted_public_keys: list[Path] = Field(default_factory=list)
 
@@ -39,7 +41,7 @@ class AuditSettings(Settings):
             return self.audit_signing_key_file
         if self.environment == "prod":
             raise RuntimeError(
-                "set EGSU_AUDIT_SIGNING_KEY_FILE to the audit service's Ed25519 key "
-                "(a mounted secret)"
+                "set EGSU_AUDIT_SIGNING_KEY (the audit service's Ed25519 key, PEM) or "
+                "EGSU_AUDIT_SIGNING_KEY_FILE (a mounted secret)"
             )
         return self.var_dir / "audit" / "signing-key.pem"

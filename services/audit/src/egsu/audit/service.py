@@ -178,6 +178,9 @@ class JournalWriter:
         finally:
             if writing is not None:
                 await writing
+            if sub is not None:  # no pull left pending: closing the connection need not drain it
+                with contextlib.suppress(nats.errors.Error, OSError):
+                    await sub.unsubscribe()
 
     async def _write(
         self, journal: Journal, deliveries: list[Delivery], items: list[list[Any]]

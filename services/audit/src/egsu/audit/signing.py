@@ -61,11 +61,15 @@ class SigningKey:
         self.public_pem = public_pem(self.public)
 
     @classmethod
-    def load(cls, path: Path) -> SigningKey:
-        private = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    def from_pem(cls, pem: bytes, *, source: str = "the audit signing key") -> SigningKey:
+        private = serialization.load_pem_private_key(pem, password=None)
         if not isinstance(private, Ed25519PrivateKey):
-            raise ValueError(f"{path} is not an Ed25519 private key")
+            raise ValueError(f"{source} is not an Ed25519 private key")
         return cls(private)
+
+    @classmethod
+    def load(cls, path: Path) -> SigningKey:
+        return cls.from_pem(path.read_bytes(), source=str(path))
 
     @classmethod
     def load_or_create(cls, path: Path) -> SigningKey:
