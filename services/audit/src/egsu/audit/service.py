@@ -202,33 +202,43 @@ class JournalWriter:
         self.appended += result.appended
 
     async def _maintain(self, conn: asyncpg.Connection, journal: Journal) -> None:
+        """Partitions ahead, checkpoints when due, retention now and then; until the term ends.
+
+        Checkpoints are made on a connection of their own, so appending never waits for them.
+        """
         s = self.settings
-        checkpointer = Checkpointer(
-            conn,
-            self.store,
-            self.key,
-            schema=self.schema,
-            max_entries=s.audit_checkpoint_max_entries,
-            min_age=timedelta(seconds=s.audit_checkpoint_seconds),
-            clock=self.clock,
+        cp_conn = await asyncpg.connect(
+            self.dsn, server_settings={"application_name": "egsu-audit-checkpoints"}
         )
-        next_retention = time.monotonic() + min(30.0, s.audit_retention_check_seconds)
-        tick = min(1.0, s.audit_checkpoint_seconds / 2)
-        while not self._stop.is_set():
-            async with self._lock:
-                if conn.is_closed():
-                    raise asyncpg.InterfaceError("the writer's connection is closed")
-                await journal.ensure_partitions()
+        try:
+            checkpointer = Checkpointer(
+                cp_conn,
+                self.store,
+                self.key,
+                schema=self.schema,
+                max_entries=s.audit_checkpoint_max_entries,
+                min_age=timedelta(seconds=s.audit_checkpoint_seconds),
+                clock=self.clock,
+            )
+            next_retention = time.monotonic() + min(30.0, s.audit_retention_check_seconds)
+            tick = min(1.0, s.audit_checkpoint_seconds / 2)
+            while not self._stop.is_set():
+                async with self._lock:
+                    if conn.is_closed():
+                        raise asyncpg.InterfaceError("the writer's connection is closed")
+                    await journal.ensure_partitions()
                 try:
                     await checkpointer.run()
                 except ChainBroken as exc:
                     self._alarm("audit_chain_broken", str(exc))
                 except EgsuError as exc:  # the object store is away: the checkpoint waits
                     log.warning("audit writer: checkpoint not written: %s", exc)
-            if time.monotonic() >= next_retention:
-                next_retention = time.monotonic() + s.audit_retention_check_seconds
-                await self.retention()
-            await self._sleep(tick)
+                if time.monotonic() >= next_retention:
+                    next_retention = time.monotonic() + s.audit_retention_check_seconds
+                    await self.retention()
+                await self._sleep(tick)
+        finally:
+            await cp_conn.close(timeout=5)
 
     async def retention(self) -> None:
         """Archive the months past the online period (on a connection of its own)."""
