@@ -182,3 +182,15 @@ async def test_verification_while_entries_are_appended_sees_one_consistent_journ
         await appending
     finally:
         await writer.close()
+
+
+async def test_a_checkpoint_deleted_from_the_journal_is_found_in_the_object_store(
+    setup: Setup, make_event: Callable[..., AuditEvent]
+) -> None:
+    await setup.journal.append([make_event() for _ in range(10)])
+    await setup.checkpointer(max_entries=4).run()
+    assert (await verify(setup.conn, setup.store, setup.keyring)).status == "ok"
+    await setup.conn.execute("DELETE FROM audit.checkpoint WHERE no = 3")
+    report = await verify(setup.conn, setup.store, setup.keyring)
+    assert report.failure is not None
+    assert (report.failure.reason, report.failure.checkpoint) == ("checkpoint_missing", 3)

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -151,6 +152,12 @@ def test_filters_cursor_pages_and_csv_export(stack: Stack) -> None:
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
     lines = r.text.strip().splitlines()
     assert lines[0].startswith("seq,id,time") and len(lines) == 6
+    with stack.sync_client("auditor") as c:
+        since = (datetime.now(UTC) - timedelta(minutes=10)).isoformat()
+        report = c.get("/api/v1/audit/verify", params={"from": since}).json()
+        assert report["status"] == "ok" and report["entries"] >= 5, report
+        r = c.get("/api/v1/audit/verify", params={"from": "2025-01-01T00:00:00"})
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "from"
     assert all(user in line for line in lines[1:])
 
 

@@ -8,6 +8,7 @@ documents in the object store, which a database administrator cannot re-sign.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -230,9 +231,28 @@ async def verify(
     Everything is read in one snapshot, so entries appended meanwhile do not look like forgeries.
     """
     if conn.is_in_transaction():
-        return await _verify(conn, store, keyring, schema, first_seq, last_seq)
-    async with conn.transaction(isolation="repeatable_read", readonly=True):
-        return await _verify(conn, store, keyring, schema, first_seq, last_seq)
+        report, orphan = await _verify(conn, store, keyring, schema, first_seq, last_seq)
+    else:
+        async with conn.transaction(isolation="repeatable_read", readonly=True):
+            report, orphan = await _verify(conn, store, keyring, schema, first_seq, last_seq)
+        if orphan is not None and await _recorded_meanwhile(conn, schema, orphan.checkpoint):
+            orphan = None
+    if orphan is not None and (report.failure is None or orphan.seq < report.failure.seq):
+        report.status, report.failure = "failed", orphan
+    return report
+
+
+async def _recorded_meanwhile(conn: asyncpg.Connection, schema: str, no: int | None) -> bool:
+    """Whether a checkpoint seen only in the object store was being made during the snapshot.
+
+    The writer uploads a checkpoint, then records it; a verification in between sees the upload
+    alone. A checkpoint that stays unrecorded was deleted from the journal.
+    """
+    for _ in range(30):
+        if await conn.fetchval(f'SELECT 1 FROM "{schema}".checkpoint WHERE no = $1', no):
+            return True
+        await asyncio.sleep(0.1)
+    return False
 
 
 async def _verify(
@@ -242,7 +262,7 @@ async def _verify(
     schema: str,
     first_seq: int | None,
     last_seq: int | None,
-) -> Report:
+) -> tuple[Report, Failure | None]:
     s = schema
     head = await conn.fetchval(f'SELECT seq FROM "{s}".chain_head WHERE id = 1')
     lo, hi = await conn.fetchrow(f'SELECT min(seq), max(seq) FROM "{s}".entry')
@@ -256,12 +276,12 @@ async def _verify(
                     "missing_entry",
                     f"entries {archived_to + 1}..{head} are missing",
                 ),
-            )
-        return Report("ok")
+            ), None
+        return Report("ok"), None
     a = max(lo, first_seq or lo)
     b = min(hi, last_seq or hi)
     if a > b:
-        return Report("ok", first_seq=a, last_seq=b)
+        return Report("ok", first_seq=a, last_seq=b), None
     cps = await conn.fetch(
         f'SELECT no, first_seq, last_seq, object_key FROM "{s}".checkpoint '
         f"WHERE last_seq >= $1 AND first_seq <= $2 ORDER BY no",
@@ -317,12 +337,13 @@ async def _verify(
         cp_failure = check_checkpoint(doc, keyring, no, [bytes(r["hash"]) for r in rows], f)
         if cp_failure is not None:
             break
+    orphan_failure = None
     if cp_failure is None and b == hi:
         last_no = await conn.fetchval(f'SELECT max(no) FROM "{s}".checkpoint') or 0
         orphan = await load_document(store, checkpoint_key(last_no + 1))
         if orphan is not None:
             st = orphan.get("statement", {})
-            cp_failure = Failure(
+            orphan_failure = Failure(
                 int(st.get("first_seq", hi)),
                 "checkpoint_missing",
                 f"checkpoint {last_no + 1} is in the object store but not in the journal",
@@ -342,4 +363,4 @@ async def _verify(
     if failures:
         report.status = "failed"
         report.failure = min(failures, key=lambda x: x.seq)
-    return report
+    return report, orphan_failure
