@@ -30,7 +30,6 @@ from egsu.core.settings import Settings
 log = logging.getLogger("egsu.bus")
 
 
-
 class BusUnavailable(ServiceUnavailable):
     code = "bus_unavailable"
     title = "The message bus is unavailable"
@@ -306,10 +305,28 @@ class Bus:
         for spec in specs:
             config = spec.config(replicas=self.settings.stream_replicas)
             try:
-                await self.js.stream_info(spec.name)
+                info = await self.js.stream_info(spec.name)
             except nats.js.errors.NotFoundError:
                 await self.js.add_stream(config)
-            else:
+                continue
+            have = info.config
+            if (
+                list(have.subjects or []),
+                have.max_age,
+                have.duplicate_window,
+                have.max_msg_size,
+                have.num_replicas,
+                have.retention,
+                have.description,
+            ) != (
+                list(config.subjects or []),
+                config.max_age,
+                config.duplicate_window,
+                config.max_msg_size,
+                config.num_replicas,
+                config.retention,
+                config.description,
+            ):
                 await self.js.update_stream(config)
 
     def _headers(

@@ -33,6 +33,9 @@ def create_app() -> FastAPI:
     async def on_start(app: FastAPI, rt: Runtime) -> None:
         assert rt.db is not None and rt.bus is not None and rt.store is not None
         registry = service_client(settings, "registry", timeout=30)
+        app.state.registry = registry
+        validation = service_client(settings, "validation", timeout=60)
+        app.state.validation = validation
         ingest = Ingest(
             settings,
             rt.db,
@@ -65,6 +68,7 @@ def create_app() -> FastAPI:
                 await sub.unsubscribe()
             await relay.stop()
             await registry.aclose()
+            await validation.aclose()
 
         rt.closers.append(stop)
 
