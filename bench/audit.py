@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import tempfile
 import time
 import uuid
@@ -184,6 +185,7 @@ async def bench(args: argparse.Namespace) -> None:
         await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
         await admin.close()
         infra.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def main() -> None:
