@@ -182,8 +182,10 @@ async def backfill(
     key: str,
     max_batch: int = MAX_BATCH,
     progress: Callable[[int, int], None] | None = None,
+    after: int | None = None,
 ) -> None:
-    """Post every day from ``start`` up to the interval ending at ``upto`` (epoch seconds).
+    """Post every day from ``start`` up to the interval ending at ``upto`` (epoch seconds); with
+    ``after``, only intervals ending after it (resuming an earlier backfill).
     The next day is generated in a thread while the current one is being posted."""
     system = sim.sys
     d = start
@@ -191,14 +193,18 @@ async def backfill(
 
     def gen(day: date) -> tuple[date, list[Batch]]:
         t0 = local_midnight(day)
-        r, e = window(sim, t0, min(upto, t0 + 86400))
-        return day, list(batches(system, r, e, key=f"{key}:{day.isoformat()}", max_batch=max_batch))
+        end = min(upto, t0 + 86400)
+        r, e = window(sim, max(t0, after or t0), end)
+        # a whole day always has the same key; a part of a day names where it ends
+        where = day.isoformat() + ("" if end == t0 + 86400 and not after else f"@{after or t0}-{end}")
+        return day, list(batches(system, r, e, key=f"{key}:{where}", max_batch=max_batch))
 
     last_day = datetime.fromtimestamp(upto + TZ_OFFSET - 1, UTC).date()
     pending = loop.run_in_executor(None, gen, d) if d <= last_day else None
     while pending is not None:
         day, items = await pending
         nxt = day + timedelta(days=1)
+        after = None if after is None or after < local_midnight(nxt) else after
         pending = loop.run_in_executor(None, gen, nxt) if nxt <= last_day else None
         await poster.post_all(items, (lambda b: progress(b.readings, 1)) if progress else None)
 
