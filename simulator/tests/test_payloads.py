@@ -30,7 +30,9 @@ def test_every_payload_validates_against_the_registry_schemas() -> None:
     for i in range(len(s.systems["key"])):
         schemas.SystemCreate.model_validate(payloads.system(s, i, [fake()]))
     for i in range(len(s.obligations["key"])):
-        schemas.ObligationCreate.model_validate(payloads.obligation(s, i, fake() if s.obligations["facility_key"][i] else None))
+        schemas.ObligationCreate.model_validate(
+            payloads.obligation(s, i, fake() if s.obligations["facility_key"][i] else None)
+        )
     overdue = sum(
         1 for v, m in zip(s.devices["verification_date"], s.devices["verification_interval_months"], strict=True)
         if (today - v).days > m * 30.44

@@ -18,7 +18,17 @@ R = "/api/v1/registry"
 
 def test_seed_creates_the_registry_idempotently_and_subject_users_log_in(stack: Stack) -> None:
     seed = random.randrange(1_000_000)
-    args = ["seed", "--url", stack.url, "--var", str(stack.var), "--points", "60", "--seed", str(seed)]
+    args = [
+        "seed",
+        "--url",
+        stack.url,
+        "--var",
+        str(stack.var),
+        "--points",
+        "60",
+        "--seed",
+        str(seed),
+    ]
     first = CliRunner().invoke(app, args)
     assert first.exit_code == 0, first.output
     system = build(60, seed, datetime.now(UTC).date())
@@ -26,17 +36,24 @@ def test_seed_creates_the_registry_idempotently_and_subject_users_log_in(stack: 
         for b in system.bins:
             assert c.get(f"{R}/subjects/{b}").status_code == 200
         facilities = {
-            b: len(c.get(f"{R}/facilities", params={"subject_bin": b}).json()["items"]) for b in system.bins
+            b: len(c.get(f"{R}/facilities", params={"subject_bin": b}).json()["items"])
+            for b in system.bins
         }
         assert sum(facilities.values()) == len(system.facilities["key"])
         systems = c.get(f"{R}/systems", params={"subject_bin": system.bins[0]}).json()["items"]
         assert systems and systems[0]["checklist"]
-        devices = c.get(f"{R}/devices", params={"subject_bin": system.bins[0], "limit": 1000}).json()["items"]
+        devices = c.get(
+            f"{R}/devices", params={"subject_bin": system.bins[0], "limit": 1000}
+        ).json()["items"]
         assert devices and all(d["point_id"] for d in devices)
     for j, b in enumerate(system.bins):
         with stack.sync_client(f"subject-{b}") as c:
             index = c.get(f"{R}/metering-points/index").json()["items"]
-            own = {code for code, sb in zip(system.codes, system.points["subject_bin"], strict=True) if sb == b}
+            own = {
+                code
+                for code, sb in zip(system.codes, system.points["subject_bin"], strict=True)
+                if sb == b
+            }
             assert {p["code"] for p in index} == own
             if j == 0:
                 assert c.get(f"{R}/obligations").json()["items"]
@@ -45,4 +62,7 @@ def test_seed_creates_the_registry_idempotently_and_subject_users_log_in(stack: 
     assert "created: nothing" in again.output
     with stack.sync_client("ministry") as c:
         for b in system.bins:
-            assert len(c.get(f"{R}/facilities", params={"subject_bin": b}).json()["items"]) == facilities[b]
+            assert (
+                len(c.get(f"{R}/facilities", params={"subject_bin": b}).json()["items"])
+                == facilities[b]
+            )

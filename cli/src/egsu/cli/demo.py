@@ -43,7 +43,9 @@ def _simulator_proc(sup: Any, points: int) -> Any:
             self.state = "starting"
 
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return Simulator("simulator", "egsu.simulator.cli", free_port(), env, sup.var / "logs" / "simulator.log")
+    return Simulator(
+        "simulator", "egsu.simulator.cli", free_port(), env, sup.var / "logs" / "simulator.log"
+    )
 
 
 def start_demo(supervisor: Any, points: int) -> list[tuple[str, str]]:

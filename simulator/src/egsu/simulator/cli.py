@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import signal
 import time
@@ -14,7 +13,14 @@ from typing import Any
 import httpx
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from egsu.simulator.client import IngestUnavailable, Token
 from egsu.simulator.defects import Rates, parse_rates
@@ -33,10 +39,16 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 
-POINTS = typer.Option(2000, "--points", "-n", min=1, max=1_000_000, help="Metering points of the system.")
+POINTS = typer.Option(
+    2000, "--points", "-n", min=1, max=1_000_000, help="Metering points of the system."
+)
 SEED = typer.Option(1, "--seed", help="Seed: the same seed gives the same system and data.")
-URL = typer.Option("http://localhost:8000", "--url", help="The System's gateway.", envvar="EGSU_GATEWAY_URL")
-DEFECTS = typer.Option(1.0, "--defects", min=0.0, help="Multiply every defect rate (0: clean data).")
+URL = typer.Option(
+    "http://localhost:8000", "--url", help="The System's gateway.", envvar="EGSU_GATEWAY_URL"
+)
+DEFECTS = typer.Option(
+    1.0, "--defects", min=0.0, help="Multiply every defect rate (0: clean data)."
+)
 RATE = typer.Option([], "--rate", help="Set one defect rate, e.g. --rate gap=0.05 (repeatable).")
 
 
@@ -61,7 +73,10 @@ def _today() -> date:
 
 
 def _logging(verbose: bool) -> None:
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(message)s",
+    )
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
@@ -81,7 +96,10 @@ def files(
     if ctx.invoked_subcommand is not None:
         return
     if out is None:
-        raise typer.BadParameter("give --out DIR to write files, or use a sub-command: seed, backfill, live", param_hint="--out")
+        raise typer.BadParameter(
+            "give --out DIR to write files, or use a sub-command: seed, backfill, live",
+            param_hint="--out",
+        )
     if fmt not in ("parquet", "csv"):
         raise typer.BadParameter("parquet or csv", param_hint="--format")
     from egsu.simulator.output import write_dataset
@@ -113,7 +131,9 @@ def _progress() -> Progress:
 
 
 def _client() -> httpx.AsyncClient:
-    return httpx.AsyncClient(timeout=httpx.Timeout(120.0, connect=10.0), limits=httpx.Limits(max_connections=32))
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(120.0, connect=10.0), limits=httpx.Limits(max_connections=32)
+    )
 
 
 async def do_seed(
@@ -147,9 +167,15 @@ def seed(
     url: str = URL,
     points: int = POINTS,
     seed: int = SEED,
-    var: Path = typer.Option(Path("var"), "--var", help="Data folder of the System (development realm users)."),
-    users: bool = typer.Option(True, help="Add subject-<BIN> users (password demo) to the development realm."),
-    registry_url: str = typer.Option(None, help="Talk to the registry service directly (bulk load inside the cluster)."),
+    var: Path = typer.Option(
+        Path("var"), "--var", help="Data folder of the System (development realm users)."
+    ),
+    users: bool = typer.Option(
+        True, help="Add subject-<BIN> users (password demo) to the development realm."
+    ),
+    registry_url: str = typer.Option(
+        None, help="Talk to the registry service directly (bulk load inside the cluster)."
+    ),
     user: str = typer.Option("ministry", help="A user with the ministry role."),
     password: str = typer.Option("demo", help="Its password."),
     concurrency: int = typer.Option(8, min=1, max=64),
@@ -159,7 +185,9 @@ def seed(
     system = build(points, seed, _today())
     report = asyncio.run(do_seed(system, url, var=var if users else None, registry_url=registry_url,
                                  user=user, password=password, concurrency=concurrency))  # fmt: skip
-    console.print(f"created: {report.created or 'nothing'}; already there: {report.existing or 'nothing'}")
+    console.print(
+        f"created: {report.created or 'nothing'}; already there: {report.existing or 'nothing'}"
+    )
     for e in report.errors[:20]:
         console.print(f"[red]✗[/] {e}")
     if report.errors:
@@ -176,7 +204,9 @@ def backfill(
     points: int = POINTS,
     seed: int = SEED,
     days: int = typer.Option(365, "--days", min=1, max=3660, help="Days of history up to now."),
-    epoch: str = typer.Option(None, help="First day of the simulation (registers start there); default: now minus --days."),
+    epoch: str = typer.Option(
+        None, help="First day of the simulation (registers start there); default: now minus --days."
+    ),
     concurrency: int = typer.Option(4, min=1, max=64, help="Batches in flight."),
     batch: int = typer.Option(50_000, min=100, max=50_000, help="Readings per batch at most."),
     defects: float = DEFECTS,
@@ -215,7 +245,12 @@ async def _backfill(sim: Simulation, url: str, first: date, upto: int, rates: Ra
 
 
 def _readings_per_day(system: EnergySystem) -> float:
-    return float(sum(len(q) * 1440 / m for q, m in zip(system.points["quantities"], system.points["interval_min"], strict=True)))
+    return float(
+        sum(
+            len(q) * 1440 / m
+            for q, m in zip(system.points["quantities"], system.points["interval_min"], strict=True)
+        )
+    )
 
 
 def _report(stats: Any) -> None:
@@ -233,9 +268,13 @@ def live(
     points: int = POINTS,
     seed: int = SEED,
     speed: float = typer.Option(30.0, min=0.01, help="Simulated seconds per real second."),
-    since: float = typer.Option(2.0, help="Start this many hours ago (the clock catches up, then runs in real time)."),
+    since: float = typer.Option(
+        2.0, help="Start this many hours ago (the clock catches up, then runs in real time)."
+    ),
     future: bool = typer.Option(False, help="Let the accelerated clock run ahead of real time."),
-    epoch: str = typer.Option(None, help="First day of the simulation, as given to backfill (registers); default: today."),
+    epoch: str = typer.Option(
+        None, help="First day of the simulation, as given to backfill (registers); default: today."
+    ),
     defects: float = DEFECTS,
     rate: list[str] = RATE,
 ) -> None:
@@ -294,4 +333,4 @@ if __name__ == "__main__":  # pragma: no cover
     main()
 
 
-__all__ = ["app", "do_seed", "IngestUnavailable", "json"]
+__all__ = ["IngestUnavailable", "app", "do_seed"]

@@ -24,7 +24,9 @@ class IngestUnavailable(RuntimeError):
 class Refused(RuntimeError):
     def __init__(self, response: httpx.Response) -> None:
         self.response = response
-        super().__init__(f"{response.request.method} {response.request.url.path}: {response.status_code} {response.text[:300]}")
+        super().__init__(
+            f"{response.request.method} {response.request.url.path}: {response.status_code} {response.text[:300]}"
+        )
 
 
 @dataclass
@@ -65,7 +67,7 @@ def retry_after(r: httpx.Response | None, attempt: int) -> float:
         except ValueError:
             when = email.utils.parsedate_to_datetime(value)
             return max(0.0, min(when.timestamp() - time.time(), 120.0))
-    return min(0.25 * 2**attempt, 15.0) * (0.75 + 0.5 * random.random())  # noqa: S311 - jitter
+    return min(0.25 * 2**attempt, 15.0) * (0.75 + 0.5 * random.random())
 
 
 async def send(
@@ -106,5 +108,11 @@ async def send(
                 return r
             raise IngestUnavailable(f"{method} {url}: no answer for {max_wait:.0f} s")
         if attempt in (1, 5, 20):
-            log.warning("%s %s: %s, retrying in %.1f s", method, url, r.status_code if r is not None else "unreachable", wait)
+            log.warning(
+                "%s %s: %s, retrying in %.1f s",
+                method,
+                url,
+                r.status_code if r is not None else "unreachable",
+                wait,
+            )
         await asyncio.sleep(wait)

@@ -24,14 +24,14 @@ from egsu.simulator.client import IngestUnavailable
 from egsu.simulator.defects import Rates
 from egsu.simulator.generator import Simulation, iso, local_midnight
 from egsu.simulator.model import build
-from egsu.simulator.post import Poster, SimClock, backfill, live, run_id
+from egsu.simulator.post import Poster, SimClock, _sleep, backfill, live, run_id
 
 log = logging.getLogger("egsu.simulator")
 STATUS: dict[str, Any] = {"phase": "starting"}
 
 
 class _Status(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+    def do_GET(self) -> None:
         body = json.dumps(STATUS).encode()
         self.send_response(200 if self.path in ("/readyz", "/healthz", "/") else 404)
         self.send_header("Content-Type", "application/json")
@@ -90,7 +90,11 @@ async def run_demo(
         state = json.loads(state_file.read_text())
     today = _local_day(int(time.time()))
     if state.get("seed") != seed or state.get("points") != points:
-        state = {"seed": seed, "points": points, "epoch": (today - timedelta(days=days)).isoformat()}
+        state = {
+            "seed": seed,
+            "points": points,
+            "epoch": (today - timedelta(days=days)).isoformat(),
+        }
 
     def save() -> None:
         state_file.parent.mkdir(parents=True, exist_ok=True)
@@ -133,19 +137,26 @@ async def run_demo(
         def ticked(boundary: int, n: int) -> None:
             state["posted_until"] = boundary
             save()
-            STATUS.update({"posted_until": iso(boundary), "last_readings": n, "stats": poster.stats.__dict__ | {"samples": poster.stats.samples[-3:]}})
+            STATUS.update(
+                {
+                    "posted_until": iso(boundary),
+                    "last_readings": n,
+                    "stats": poster.stats.__dict__ | {"samples": poster.stats.samples[-3:]},
+                }
+            )
 
-        await live(sim, poster, SimClock(done, speed), key=f"sim:{rid}", stop=stop, after=done, on_tick=ticked)
+        await live(
+            sim,
+            poster,
+            SimClock(done, speed),
+            key=f"sim:{rid}",
+            stop=stop,
+            after=done,
+            on_tick=ticked,
+        )
 
 
 def _local_day(ts: int) -> date:
     from datetime import UTC, datetime
 
     return datetime.fromtimestamp(ts + 5 * 3600, UTC).date()
-
-
-async def _sleep(stop: asyncio.Event, seconds: float) -> None:
-    try:
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
-    except TimeoutError:
-        pass

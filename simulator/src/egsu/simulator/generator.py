@@ -23,8 +23,24 @@ from egsu.contracts.vocabulary import QUANTITIES
 from egsu.simulator import geo
 from egsu.simulator.defects import DATA_TYPES, EVENT_CODES, EVENT_TEXT, PHYSICAL_TYPES, Rates
 from egsu.simulator.model import (
-    COM, CONS, FLAT, GEN, GRID, HEAT, HEAT_CONS, HEAT_OUT, HYDRO, IC, IND, OWN, RES, SOLAR,
-    THERMAL, WIND, EnergySystem, point_units,
+    COM,
+    CONS,
+    FLAT,
+    GEN,
+    GRID,
+    HEAT,
+    HEAT_CONS,
+    HEAT_OUT,
+    HYDRO,
+    IC,
+    IND,
+    OWN,
+    RES,
+    SOLAR,
+    THERMAL,
+    WIND,
+    EnergySystem,
+    point_units,
 )  # fmt: skip
 from egsu.simulator.noise import normal, uniform
 from egsu.simulator.weather import Weather
@@ -70,7 +86,9 @@ class Readings:
     def concat(parts: list[Readings]) -> Readings:
         if not parts:
             e = np.zeros(0, dtype=np.int64)
-            return Readings(e.astype(np.int32), e.astype(np.int16), e, e, e.astype(float), e.astype(np.int16))
+            return Readings(
+                e.astype(np.int32), e.astype(np.int16), e, e, e.astype(float), e.astype(np.int16)
+            )
         return Readings(*(np.concatenate([getattr(p, f) for p in parts]) for f in
                           ("point", "quantity", "ts", "t_nom", "value", "unit")))  # fmt: skip
 
@@ -94,7 +112,9 @@ class Events:
 
     def sorted(self) -> Events:
         order = sorted(range(len(self.ts)), key=lambda i: (self.ts[i], self.point[i], self.code[i]))
-        return Events(*([getattr(self, f)[i] for i in order] for f in ("point", "ts", "code", "text")))
+        return Events(
+            *([getattr(self, f)[i] for i in order] for f in ("point", "ts", "code", "text"))
+        )
 
 
 @dataclass
@@ -127,7 +147,7 @@ class Simulation:
         start: date,
         rates: Rates | None = None,
         horizon_days: int = 7,
-        chunk_points: int = 10_000,
+        chunk_points: int = 5_000,
     ) -> None:
         self.sys = system
         self.seed = seed
@@ -137,7 +157,9 @@ class Simulation:
         self.chunk_points = chunk_points
         self.next_day = start
         self._cache: dict[date, Day] = {}
-        self._holidays = holidays.country_holidays("KZ", years=range(start.year - 1, start.year + 3))
+        self._holidays = holidays.country_holidays(
+            "KZ", years=range(start.year - 1, start.year + 3)
+        )
         s = system
         n = s.n_points
         role = s.p_role
@@ -155,19 +177,23 @@ class Simulation:
         elec = role < HEAT_OUT
         roll = elec & (rng.random(n) < self.rates.rollover)
         if self.rates.rollover > 0 and n >= 50 and not roll.any():
-            roll[np.flatnonzero(elec)[: 1]] = True
+            roll[np.flatnonzero(elec)[:1]] = True
         hours = rng.uniform(0.1, 0.9, n) * horizon_days * 24
         per_hour = s.p_base * 0.45 * 1000 / self.scale_div
         near = np.maximum(self.limit - (hours * per_hour).astype(np.int64), 0)
         export_side = role == GEN
         self.reg_exp = np.where(roll & export_side, near, self.reg_exp)
         self.reg_imp = np.where(roll & ~export_side & ~s.p_tariff, near, self.reg_imp)
-        self.reg_t = np.where((roll & s.p_tariff)[:, None], (near[:, None] * split).astype(np.int64), self.reg_t)
+        self.reg_t = np.where(
+            (roll & s.p_tariff)[:, None], (near[:, None] * split).astype(np.int64), self.reg_t
+        )
         self.reg_imp = np.where(s.p_tariff, self.reg_t.sum(axis=1), self.reg_imp)
         self.rollover_points = np.flatnonzero(roll)
         self.ic_bias = 0.7 * uniform(seed, 31, np.arange(n), 0) * (role == IC)
         self.leak = 0.004 + 0.008 * uniform(seed, 32, np.arange(n), 0)
-        self.wind_phase = 2 * np.pi * uniform(seed, 33, np.arange(n)[:, None], np.arange(4)[None, :])
+        self.wind_phase = (
+            2 * np.pi * uniform(seed, 33, np.arange(n)[:, None], np.arange(4)[None, :])
+        )
 
     # -- the public side -------------------------------------------------------------------------
 
@@ -183,8 +209,8 @@ class Simulation:
 
     def chunks(self, d: date) -> Iterator[tuple[Readings, Events, list[dict[str, Any]]]]:
         """Day ``d`` chunk by chunk (bounded memory for large systems); must be called in order."""
-        if d != self.next_day:
-            self.day(d - timedelta(days=1)) if d > self.next_day else None
+        if d > self.next_day:
+            self.day(d - timedelta(days=1))
         if d != self.next_day:
             raise ValueError(f"chunks of {d}: the simulation is at {self.next_day}")
         yield from self._day_chunks(d)
@@ -264,7 +290,10 @@ class Simulation:
         lost = srng.random(n_sub) < r.comm_loss
         q_len = srng.integers(4, 25, n_sub)
         q_start = (srng.random(n_sub) * (96 - q_len)).astype(np.int64)
-        comm = {int(j): (int(q_start[j]) * 900, int(q_start[j] + q_len[j]) * 900) for j in np.flatnonzero(lost)}
+        comm = {
+            int(j): (int(q_start[j]) * 900, int(q_start[j] + q_len[j]) * 900)
+            for j in np.flatnonzero(lost)
+        }
 
         phys = draw(PHYSICAL_TYPES, u_phys)
         for p in np.flatnonzero(phys >= 0).tolist():
@@ -281,7 +310,9 @@ class Simulation:
             else:
                 a = int(pos[p, 1] * (T - length + 1))
                 b = a + length - 1
-            out.setdefault(p, []).append(_Defect(t, p, a, b, None, float(par[p, 2]), float(par[p, 3])))
+            out.setdefault(p, []).append(
+                _Defect(t, p, a, b, None, float(par[p, 2]), float(par[p, 3]))
+            )
 
         data = draw(DATA_TYPES, u_data)
         for p in np.flatnonzero(data >= 0).tolist():
@@ -296,9 +327,13 @@ class Simulation:
                 cands = [x for x in qs if x in INTERVAL_Q]
                 q = cands[int(par[p, 0] * len(cands))]
             elif t == "stuck":
-                cands = [x for x in qs if x in ("active_power", "voltage_l1", "heat_power", "temp_supply")]
+                cands = [
+                    x
+                    for x in qs
+                    if x in ("active_power", "voltage_l1", "heat_power", "temp_supply")
+                ]
                 q = cands[int(par[p, 0] * len(cands))]
-                if cls[p] == SOLAR or q == "active_power" and role[p] == IC:
+                if cls[p] == SOLAR or (q == "active_power" and role[p] == IC):
                     # a stuck value must stand out: at a solar plant only by day
                     per_h = 60 // int(s.p_interval[p])
                     a = 9 * per_h + int(pos[p, 0] * max(1, 4 * per_h - length))
@@ -421,10 +456,15 @@ class Simulation:
             exp = np.rint(np.maximum(-pw, 0) * h / div * 1000).astype(np.int64)
             gen = role[e] == GEN
             exp[gen], imp[gen] = imp[gen], 0
-            tan = s.p_tan_phi[ge][:, None] * (1 + 0.05 * normal(seed, 12, ge[:, None], step[None, :]))
+            tan = s.p_tan_phi[ge][:, None] * (
+                1 + 0.05 * normal(seed, 12, ge[:, None], step[None, :])
+            )
             r_imp = np.rint(imp * tan).astype(np.int64)
             r_exp = np.rint(exp * tan).astype(np.int64)
-            ekwh, ekvarh = np.where(scaled, U["MWh"], U["kWh"]), np.where(scaled, U["Mvarh"], U["kvarh"])
+            ekwh, ekvarh = (
+                np.where(scaled, U["MWh"], U["kWh"]),
+                np.where(scaled, U["Mvarh"], U["kvarh"]),
+            )
             hi_, he_ = self.has_imp[ge], self.has_exp[ge]
             put("active_import", e[hi_], imp[hi_] / 1000, ekwh[hi_])
             put("reactive_import", e[hi_], r_imp[hi_] / 1000, ekvarh[hi_])
@@ -472,10 +512,19 @@ class Simulation:
                                    - 0.01 * (load - 0.7)) * v_factor[rows, :, k]  # fmt: skip
                     v[dead[rows]] = 0
                     put(f"voltage_l{k + 1}", rows, np.round(v, 2), "V")
-                    amps = kw_abs * 1000 / (3 * phase_v * pf[:, None]) * (1 + 0.02 * normal(seed, 23 + k, gp[:, None], step[None, :]))
+                    amps = (
+                        kw_abs
+                        * 1000
+                        / (3 * phase_v * pf[:, None])
+                        * (1 + 0.02 * normal(seed, 23 + k, gp[:, None], step[None, :]))
+                    )
                     amps[dead[rows]] = 0
                     put(f"current_l{k + 1}", rows, np.round(amps, 2), "A")
-                grid_f = 50 + 0.025 * np.sin(2 * np.pi * t_mid / 5400.0) + 0.012 * normal(seed, 26, 0, step)
+                grid_f = (
+                    50
+                    + 0.025 * np.sin(2 * np.pi * t_mid / 5400.0)
+                    + 0.012 * normal(seed, 26, 0, step)
+                )
                 f = grid_f[None, :] + 0.002 * normal(seed, 27, gp[:, None], step[None, :])
                 f[dead[rows]] = 0
                 put("frequency", rows, np.round(f, 3), "Hz")
@@ -490,7 +539,12 @@ class Simulation:
             on = 1 / (1 + np.exp((smooth[hr] - 9.0) / 1.2))
             flow = (s.p_base[gh][:, None] * 1000 / 65 * (0.55 + 0.45 * on)
                     * (1 + 0.01 * normal(seed, 40, gh[:, None], step[None, :])))  # fmt: skip
-            t_sup = 65 + 60 * frac + 0.4 * normal(seed, 41, gh[:, None], step[None, :]) - 18 * t_drift[hr]
+            t_sup = (
+                65
+                + 60 * frac
+                + 0.4 * normal(seed, 41, gh[:, None], step[None, :])
+                - 18 * t_drift[hr]
+            )
             mass_s = np.maximum(flow * h, gcal * 1000 / np.maximum(t_sup - 25, 5))
             t_ret = t_sup - gcal * 1000 / mass_s
             mass_r = mass_s * (1 - self.leak[gh][:, None])
@@ -528,7 +582,12 @@ class Simulation:
                 rows, vals = by_q[x.quantity]
                 j = int(np.searchsorted(rows, i))
                 qfac = 1.0
-                if x.quantity in ("active_import", "active_export", "reactive_import", "reactive_export"):
+                if x.quantity in (
+                    "active_import",
+                    "active_export",
+                    "reactive_import",
+                    "reactive_export",
+                ):
                     qfac = 1 / float(self.scale_div[p])
                 elif x.quantity == "heat_energy" and s.p_scale[p]:
                     qfac = 4.1868
@@ -546,8 +605,14 @@ class Simulation:
                 vals[j, sl] = vals[j, x.a]
             elif kind == "duplicate":
                 v = vals[j, x.a]
-                other = v * (1 + (0.08 + 0.3 * x.param) * (1 if x.param2 < 0.5 else -1)) if v else 0.1 * typical * qfac
-                dup_rows.append((i, Q[x.quantity], x.a, round(float(other), 6), int(unit_of[x.quantity][j])))  # type: ignore[index]
+                other = (
+                    v * (1 + (0.08 + 0.3 * x.param) * (1 if x.param2 < 0.5 else -1))
+                    if v
+                    else 0.1 * typical * qfac
+                )
+                dup_rows.append(
+                    (i, Q[x.quantity], x.a, round(float(other), 6), int(unit_of[x.quantity][j]))
+                )  # type: ignore[index]
             elif kind == "clock_skew":
                 sign = 1 if x.param2 < 0.5 else -1
                 skew = sign * (17 + int(x.param * 400))
@@ -658,10 +723,14 @@ def _shape(c: int, hour: np.ndarray, temp: np.ndarray, smooth: np.ndarray, off: 
         return np.minimum(0.55 + 0.22 * heat + 0.12 * (res - 0.8), 1.0)  # type: ignore[no-any-return]
     if c == HYDRO:
         season = 0.35 + 0.45 * np.exp(-0.5 * ((doy - 150) / 35) ** 2)
-        return np.broadcast_to(np.clip(season * (0.8 + 0.35 * (res - 0.8)), 0.05, 1.0), temp.shape).copy()
+        return np.broadcast_to(
+            np.clip(season * (0.8 + 0.35 * (res - 0.8)), 0.05, 1.0), temp.shape
+        ).copy()
     if c == WIND:
         periods = np.array([0.35, 0.9, 2.3, 5.1]) * 86400
-        wave = sum(np.sin(2 * np.pi * t_mid[None, :] / periods[k] + phase[:, k, None]) for k in range(4))
+        wave = sum(
+            np.sin(2 * np.pi * t_mid[None, :] / periods[k] + phase[:, k, None]) for k in range(4)
+        )
         v = 7.5 + 2.6 * wave + 1.0 * np.sin(2 * np.pi * (h - 15) / 24)
         cf = np.clip((v - 3) / 9.5, 0, 1) ** 2.2
         return np.where(v > 25, 0, cf)  # type: ignore[no-any-return]
@@ -711,4 +780,13 @@ def _label_key(x: dict[str, Any]) -> tuple[Any, ...]:
     return (x["start"], x["point"], x["type"], x["quantity"] or "", x["end"])
 
 
-__all__ = ["ULIST", "QLIST", "Day", "Readings", "Simulation", "iso", "local_midnight", "point_units"]
+__all__ = [
+    "QLIST",
+    "ULIST",
+    "Day",
+    "Readings",
+    "Simulation",
+    "iso",
+    "local_midnight",
+    "point_units",
+]

@@ -40,7 +40,14 @@ GENERATING = {"tpp", "chp", "hpp", "wpp", "spp", "gas_turbine"}
 # Point roles.
 GEN, OWN, CONS, IC, HEAT_OUT, HEAT_CONS = range(6)
 ROLE_NAMES = ("gen", "own", "cons", "ic", "heat_out", "heat_cons")
-ROLE_POSITION = ("generation", "own_needs", "consumption", "interchange", "generation", "consumption")
+ROLE_POSITION = (
+    "generation",
+    "own_needs",
+    "consumption",
+    "interchange",
+    "generation",
+    "consumption",
+)
 ROLE_PROBS: dict[str, tuple[float, ...]] = {
     # gen, own, cons, ic, heat_out, heat_cons; the first point of a facility is its main role
     "tpp": (0.6, 0.3, 0, 0.1, 0, 0),
@@ -238,7 +245,7 @@ def build(n_points: int, seed: int, as_of: date) -> EnergySystem:
     if n_points < 1:
         raise ValueError("points: at least one")
     streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(8)]
-    r_fac, r_sub, r_pt, r_dev, r_sys, r_bin, r_phys, _ = streams
+    r_fac, r_sub, r_pt, r_dev, r_sys, r_bin, _, _ = streams
 
     # facilities and how many points each has
     shares = np.array([t[1] for t in TYPES])
@@ -293,11 +300,15 @@ def build(n_points: int, seed: int, as_of: date) -> EnergySystem:
             gcal[idx] = _logu(r_fac, 20, 600, k)
         elif name in ("substation", "power_line"):
             kv[idx] = r_fac.choice([35, 110, 220, 500], k, p=[0.35, 0.45, 0.14, 0.06])
-            base = np.select([kv[idx] == 35, kv[idx] == 110, kv[idx] == 220], [5.0, 25.0, 100.0], 400.0)
+            base = np.select(
+                [kv[idx] == 35, kv[idx] == 110, kv[idx] == 220], [5.0, 25.0, 100.0], 400.0
+            )
             mw[idx] = base * r_fac.uniform(1, 4, k)
         elif name == "consumer_site":
             mw[idx] = _logu(r_fac, 1, 600, k)
-            kv[idx] = np.where(mw[idx] > 100, 220, np.where(mw[idx] > 20, 110, np.where(mw[idx] > 3, 35, 10)))
+            kv[idx] = np.where(
+                mw[idx] > 100, 220, np.where(mw[idx] > 20, 110, np.where(mw[idx] > 3, 35, 10))
+            )
     big = ((ftype == T_IDX["tpp"]) | (mw >= 300) & np.isin(ftype, [T_IDX["chp"], T_IDX["hpp"]])
            | (kv >= 500) & np.isin(ftype, [T_IDX["substation"], T_IDX["power_line"]]))  # fmt: skip
     small = (
@@ -422,10 +433,17 @@ def build(n_points: int, seed: int, as_of: date) -> EnergySystem:
     pclass[role == IC] = GRID
     pclass[role >= HEAT_OUT] = HEAT
     elec = role < HEAT_OUT
-    pq = elec & (r_pt.random(n_points) < np.select([role == GEN, role == OWN, role == CONS], [0.5, 0.2, 0.25], 0.5))
-    tariff = ((role == CONS) & (r_pt.random(n_points) < 0.4)) | ((role == OWN) & (r_pt.random(n_points) < 0.2))
+    pq = elec & (
+        r_pt.random(n_points)
+        < np.select([role == GEN, role == OWN, role == CONS], [0.5, 0.2, 0.25], 0.5)
+    )
+    tariff = ((role == CONS) & (r_pt.random(n_points) < 0.4)) | (
+        (role == OWN) & (r_pt.random(n_points) < 0.2)
+    )
     pressure = (role >= HEAT_OUT) & (r_pt.random(n_points) < 0.3)
-    scale = np.where(elec, (role == GEN) & (fmw >= 100), (role >= HEAT_OUT) & (r_pt.random(n_points) < 0.2))
+    scale = np.where(
+        elec, (role == GEN) & (fmw >= 100), (role >= HEAT_OUT) & (r_pt.random(n_points) < 0.2)
+    )
     fkv = kv[fidx]
     lv = r_pt.random(n_points)
     nominal = np.where(
@@ -446,11 +464,15 @@ def build(n_points: int, seed: int, as_of: date) -> EnergySystem:
     sub_of_point = fsubject[fidx]
     codes = [
         f"{'EL' if e else 'HT'}-{bins[s]}-{f:04d}-{j:03d}"
-        for e, s, f, j in zip(elec.tolist(), sub_of_point.tolist(), fidx.tolist(), j_in.tolist(), strict=True)
+        for e, s, f, j in zip(
+            elec.tolist(), sub_of_point.tolist(), fidx.tolist(), j_in.tolist(), strict=True
+        )
     ]
     quantities = [
         point_quantities(r, bool(q), bool(t), bool(pr))
-        for r, q, t, pr in zip(role.tolist(), pq.tolist(), tariff.tolist(), pressure.tolist(), strict=True)
+        for r, q, t, pr in zip(
+            role.tolist(), pq.tolist(), tariff.tolist(), pressure.tolist(), strict=True
+        )
     ]
     units = [point_units(r, bool(s)) for r, s in zip(role.tolist(), scale.tolist(), strict=True)]
     p_phase = np.where(nominal < 1000, nominal, nominal / math.sqrt(3))
@@ -475,7 +497,9 @@ def build(n_points: int, seed: int, as_of: date) -> EnergySystem:
         "nominal_voltage": _none(nominal),
         "rated_current": _none(rated),
         "max_power_kw": _none(np.where(elec, np.round(base * 2.5, 1), np.nan)),
-        "register_digits": [int(d) if e else None for d, e in zip(digits.tolist(), elec.tolist(), strict=True)],
+        "register_digits": [
+            int(d) if e else None for d, e in zip(digits.tolist(), elec.tolist(), strict=True)
+        ],
         "import_only": ((role == CONS) | (role == OWN)).tolist(),
         "tariff_zones": np.where(tariff, 3, 1).tolist(),
         "daily_norm_kwh": _none(np.round(norm, 1)),
@@ -498,13 +522,14 @@ def build(n_points: int, seed: int, as_of: date) -> EnergySystem:
         "manufacturer": [],
         "model": [],
         "serial_number": [],
-        "state_register_no": [f"KZ.02.03.{10000 + int(x):05d}-20{10 + int(x) % 15}" for x in r_dev.integers(0, 90000, n)],
+        "state_register_no": [
+            f"KZ.02.03.{10000 + int(x):05d}-20{10 + int(x) % 15}"
+            for x in r_dev.integers(0, 90000, n)
+        ],
         "verification_date": verified,
         "verification_interval_months": months.tolist(),
         "firmware_version": [f"{a % 5 + 1}.{b}.{c}" for a, b, c in fw.tolist()],
-        "installed_at": [
-            datetime(v.year, v.month, v.day, 10, 0, tzinfo=UTC) for v in verified
-        ],
+        "installed_at": [datetime(v.year, v.month, v.day, 10, 0, tzinfo=UTC) for v in verified],
     }
     for i, e in enumerate(elec.tolist()):
         table = ELECTRICITY_METERS if e else HEAT_METERS
@@ -554,17 +579,41 @@ def build(n_points: int, seed: int, as_of: date) -> EnergySystem:
     valid_from = as_of - timedelta(days=365)
     obligations: dict[str, list[Any]] = {k: [] for k in ("key", "subject_bin", "data_kind", "facility_key", "interval_min", "deadline_min", "valid_from", "note")}  # fmt: skip
 
-    def oblige(key: str, s: int, kind: str, fkey: str | None, interval_min: int, deadline: int, note: str) -> None:
-        for k, v in zip(obligations, (key, bins[s], kind, fkey, interval_min, deadline, valid_from, note), strict=True):
+    def oblige(
+        key: str, s: int, kind: str, fkey: str | None, interval_min: int, deadline: int, note: str
+    ) -> None:
+        for k, v in zip(
+            obligations,
+            (key, bins[s], kind, fkey, interval_min, deadline, valid_from, note),
+            strict=True,
+        ):
             obligations[k].append(v)
 
     for s in range(n_sub):
-        oblige(f"O{s:05d}-r", s, "readings", None, 15, 60, "Показания всех точек учёта каждые 15 минут")
+        oblige(
+            f"O{s:05d}-r", s, "readings", None, 15, 60, "Показания всех точек учёта каждые 15 минут"
+        )
         if s_kind[s] in ("generation", "transmission"):
-            oblige(f"O{s:05d}-e", s, "events", None, 1440, 120, "Журналы событий приборов учёта за сутки")
+            oblige(
+                f"O{s:05d}-e",
+                s,
+                "events",
+                None,
+                1440,
+                120,
+                "Журналы событий приборов учёта за сутки",
+            )
         for f in fac_of_sub[s]:
             if crit[f] == 1:
-                oblige(f"O{s:05d}-f{f:05d}", s, "readings", f"F{f:05d}", 5, 15, "Объект 1-й категории: каждые 5 минут")
+                oblige(
+                    f"O{s:05d}-f{f:05d}",
+                    s,
+                    "readings",
+                    f"F{f:05d}",
+                    5,
+                    15,
+                    "Объект 1-й категории: каждые 5 минут",
+                )
 
     subjects = {
         "bin": bins,
@@ -574,7 +623,10 @@ def build(n_points: int, seed: int, as_of: date) -> EnergySystem:
         "legal_form": s_forms,
         "kind": s_kind,
         "region_kato": [geo.KATOS[r] for r in s_region],
-        "address": [f"г. {geo.PLACES[geo.KATOS[r]].city_ru}, ул. Энергетиков, {10 + j % 90}" for j, r in enumerate(s_region)],
+        "address": [
+            f"г. {geo.PLACES[geo.KATOS[r]].city_ru}, ул. Энергетиков, {10 + j % 90}"
+            for j, r in enumerate(s_region)
+        ],
         "email": [f"info@{b}.kz" for b in bins],
         "phone": [f"+7 7{(int(b[:9]) % 90) + 10:02d} {b[-7:-4]} {b[-4:]}" for b in bins],
     }
@@ -625,7 +677,14 @@ def build(n_points: int, seed: int, as_of: date) -> EnergySystem:
     )
 
 
-_ROLE_RU = ("генерация", "собственные нужды", "потребление", "перетоки", "отпуск тепла", "потребление тепла")
+_ROLE_RU = (
+    "генерация",
+    "собственные нужды",
+    "потребление",
+    "перетоки",
+    "отпуск тепла",
+    "потребление тепла",
+)
 
 
 def _none(a: np.ndarray) -> list[float | None]:
@@ -652,8 +711,20 @@ def _facility_name(t: str, n: int, place: geo.Place, kv: float) -> tuple[str, st
 
 # --- quantities of a point ------------------------------------------------------------------------
 
-PQ = ("voltage_l1", "voltage_l2", "voltage_l3", "current_l1", "current_l2", "current_l3", "frequency")
-TARIFF_REGISTERS = ("active_import_register:t1", "active_import_register:t2", "active_import_register:t3")
+PQ = (
+    "voltage_l1",
+    "voltage_l2",
+    "voltage_l3",
+    "current_l1",
+    "current_l2",
+    "current_l3",
+    "frequency",
+)
+TARIFF_REGISTERS = (
+    "active_import_register:t1",
+    "active_import_register:t2",
+    "active_import_register:t3",
+)
 HEAT_Q = (
     "heat_energy", "heat_power", "coolant_mass_supply", "coolant_mass_return",
     "coolant_volume_supply", "coolant_volume_return", "temp_supply", "temp_return",

@@ -8,7 +8,7 @@ Everything written is a function of the parameters: the same seed and start give
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -18,11 +18,22 @@ import numpy as np
 import polars as pl
 
 from egsu.simulator import geo
-from egsu.simulator.generator import QLIST, ULIST, TZ_OFFSET, Events, Readings, Simulation, local_midnight
+from egsu.simulator.generator import (
+    QLIST,
+    TZ_OFFSET,
+    ULIST,
+    Events,
+    Readings,
+    Simulation,
+    local_midnight,
+)
 from egsu.simulator.model import EnergySystem
 
 ISO = "%Y-%m-%dT%H:%M:%S+05:00"
 GENERATOR = "egsu-simulator 0.1"
+WHOLE_DAY_POINTS = (
+    20_000  # up to this size a day is one file sorted by time; above, one file per chunk
+)
 
 
 def _ts(values: np.ndarray | list[int], fmt: str) -> pl.Series:
@@ -47,7 +58,9 @@ def readings_frame(r: Readings, codes: pl.Series, fmt: str) -> pl.DataFrame:
 def events_frame(e: Events, codes: pl.Series, fmt: str) -> pl.DataFrame:
     return pl.DataFrame(
         {
-            "point": codes.gather(pl.Series(e.point, dtype=pl.Int64)) if e.point else pl.Series([], dtype=pl.String),
+            "point": codes.gather(pl.Series(e.point, dtype=pl.Int64))
+            if e.point
+            else pl.Series([], dtype=pl.String),
             "ts": _ts(e.ts, fmt),
             "code": pl.Series(e.code, dtype=pl.String),
             "text": pl.Series(e.text, dtype=pl.String),
@@ -65,7 +78,9 @@ def labels_frame(labels: list[dict[str, Any]], fmt: str) -> pl.DataFrame:
             "system": pl.Series([x["system"] for x in labels], dtype=pl.String),
             "start": _ts([x["start"] for x in labels], fmt),
             "end": _ts([x["end"] for x in labels], fmt),
-            "detail": pl.Series([json.dumps(x["detail"], sort_keys=True) for x in labels], dtype=pl.String),
+            "detail": pl.Series(
+                [json.dumps(x["detail"], sort_keys=True) for x in labels], dtype=pl.String
+            ),
         }
     )
 
@@ -85,7 +100,9 @@ def registry_frames(s: EnergySystem) -> dict[str, pl.DataFrame]:
     }
 
 
-def weather_frames(sim: Simulation, start: date, days: int, fmt: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+def weather_frames(
+    sim: Simulation, start: date, days: int, fmt: str
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Hourly observed temperature per region, and forecasts issued daily at 06:00 for the next two days."""
     n = len(geo.KATOS)
     t0 = local_midnight(start)
@@ -128,7 +145,11 @@ def _write(df: pl.DataFrame, path: Path, fmt: str) -> None:
     if fmt == "csv":
         for name, dtype in df.schema.items():
             if isinstance(dtype, pl.List):
-                df = df.with_columns(pl.col(name).map_elements(lambda v: json.dumps(list(v), ensure_ascii=False), return_dtype=pl.String))
+                df = df.with_columns(
+                    pl.col(name).map_elements(
+                        lambda v: json.dumps(list(v), ensure_ascii=False), return_dtype=pl.String
+                    )
+                )
             elif dtype in (pl.Date, pl.Datetime) or isinstance(dtype, pl.Datetime):
                 df = df.with_columns(pl.col(name).cast(pl.String))
         df.write_csv(path)
@@ -161,14 +182,15 @@ def write_dataset(
     codes = pl.Series(system.codes, dtype=pl.String)
     events: list[pl.DataFrame] = []
     labels: list[dict[str, Any]] = []
-    whole_days = system.n_points <= sim.chunk_points
+    whole_days = system.n_points <= WHOLE_DAY_POINTS
     for k in range(days):
         d = start + timedelta(days=k)
+        parts: Iterable[tuple[Readings, Events, list[dict[str, Any]]]]
         if whole_days:
             day = sim.day(d)
             parts = [(day.readings, day.events, day.labels)]
         else:
-            parts = list(sim.chunks(d))
+            parts = sim.chunks(d)  # one file per chunk of points, written as it is generated
         n_day = 0
         for j, (r, e, lab) in enumerate(parts):
             suffix = "" if whole_days else f".part{j:03d}"
@@ -213,5 +235,7 @@ def write_dataset(
         },
         "files": sorted(done.files),
     }
-    (out / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True) + "\n")
+    (out / "manifest.json").write_text(
+        json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+    )
     return done

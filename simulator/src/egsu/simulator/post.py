@@ -8,6 +8,7 @@ same key with the same bytes and ingest answers with the original receipt instea
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
@@ -76,7 +77,11 @@ def batches(
     subj = system.p_subject[readings.point]
     order = np.argsort(subj, kind="stable")
     subj_sorted = subj[order]
-    ev_subj = np.asarray(system.p_subject[np.asarray(events.point, dtype=np.int64)]) if events.point else np.zeros(0, np.int64)
+    ev_subj = (
+        np.asarray(system.p_subject[np.asarray(events.point, dtype=np.int64)])
+        if events.point
+        else np.zeros(0, np.int64)
+    )
     subjects = np.union1d(np.unique(subj_sorted), np.unique(ev_subj))
     for j in subjects.tolist():
         lo, hi = np.searchsorted(subj_sorted, [j, j + 1])
@@ -103,7 +108,9 @@ def batches(
 class Poster:
     """Posts batches with their subject's token, concurrently, retrying with the same key."""
 
-    def __init__(self, http: httpx.AsyncClient, gateway: str, *, concurrency: int = 4, max_wait: float = 600) -> None:
+    def __init__(
+        self, http: httpx.AsyncClient, gateway: str, *, concurrency: int = 4, max_wait: float = 600
+    ) -> None:
         self.http = http
         self.gateway = gateway.rstrip("/")
         self.sem = asyncio.Semaphore(concurrency)
@@ -141,12 +148,16 @@ class Poster:
             st.note(f"{batch.key}: 409 {r.text[:200]}")
             return None
         if r.status_code in (429, 502, 503, 504):
-            raise IngestUnavailable(f"ingest kept answering {r.status_code} for {self.max_wait:.0f} s")
+            raise IngestUnavailable(
+                f"ingest kept answering {r.status_code} for {self.max_wait:.0f} s"
+            )
         st.failed += 1
         st.note(f"{batch.key}: {r.status_code} {r.text[:200]}")
         return None
 
-    async def post_all(self, items: list[Batch], on_done: Callable[[Batch], None] | None = None) -> None:
+    async def post_all(
+        self, items: list[Batch], on_done: Callable[[Batch], None] | None = None
+    ) -> None:
         async def one(b: Batch) -> None:
             await self.post(b)
             if on_done:
@@ -168,7 +179,9 @@ def window(sim: Simulation, after: int, upto: int) -> tuple[Readings, Events]:
         parts.append(r.take(m))
         for k in range(len(day.events.ts)):
             if after < day.events.ts[k] <= upto:
-                ev.add(day.events.point[k], day.events.ts[k], day.events.code[k], day.events.text[k])
+                ev.add(
+                    day.events.point[k], day.events.ts[k], day.events.code[k], day.events.text[k]
+                )
         d += timedelta(days=1)
     return Readings.concat(parts), ev
 
@@ -196,7 +209,9 @@ async def backfill(
         end = min(upto, t0 + 86400)
         r, e = window(sim, max(t0, after or t0), end)
         # a whole day always has the same key; a part of a day names where it ends
-        where = day.isoformat() + ("" if end == t0 + 86400 and not after else f"@{after or t0}-{end}")
+        where = day.isoformat() + (
+            "" if end == t0 + 86400 and not after else f"@{after or t0}-{end}"
+        )
         return day, list(batches(system, r, e, key=f"{key}:{where}", max_batch=max_batch))
 
     last_day = datetime.fromtimestamp(upto + TZ_OFFSET - 1, UTC).date()
@@ -207,6 +222,36 @@ async def backfill(
         after = None if after is None or after < local_midnight(nxt) else after
         pending = loop.run_in_executor(None, gen, nxt) if nxt <= last_day else None
         await poster.post_all(items, (lambda b: progress(b.readings, 1)) if progress else None)
+
+
+def weather_batch(sim: Simulation, after: int, upto: int) -> dict[str, Any]:
+    """Observed hourly temperature per region in (after, upto], and the forecasts issued in it
+    (06:00 local each day, hourly for the next two local days), ready for a weather API.
+
+    The System has no weather endpoint yet; the forecast service will define it and this body is
+    posted there as it is."""
+    from egsu.simulator import geo
+
+    n = len(geo.KATOS)
+    hours = np.arange((after // 3600 + 1) * 3600, upto + 1, 3600, dtype=np.int64)
+    region = np.repeat(np.arange(n), len(hours))
+    t = np.tile(hours, n)
+    temp = np.round(sim.weather.temperature(region, t), 2)
+    observations = [
+        {"region_kato": geo.KATOS[r], "ts": iso(int(x)), "temperature_c": float(v)}
+        for r, x, v in zip(region.tolist(), t.tolist(), temp.tolist(), strict=True)
+    ]
+    forecasts = []
+    for issued in hours[(hours + TZ_OFFSET) % 86400 == 6 * 3600].tolist():
+        target = issued + 18 * 3600 + 3600 * np.arange(48, dtype=np.int64)
+        for r in range(n):
+            values = np.round(sim.weather.forecast(np.full(48, r), np.full(48, issued), target), 2)
+            forecasts += [
+                {"region_kato": geo.KATOS[r], "issued_at": iso(issued), "ts": iso(int(x)),
+                 "temperature_c": float(v)}
+                for x, v in zip(target.tolist(), values.tolist(), strict=True)
+            ]  # fmt: skip
+    return {"observations": observations, "forecasts": forecasts}
 
 
 class SimClock:
@@ -234,6 +279,7 @@ async def live(
     after: int | None = None,
     on_tick: Callable[[int, int], None] | None = None,
     tick: int = 300,
+    retry_pause: float = 10.0,
 ) -> None:
     """Post each subject's new intervals as the simulated clock passes their end (every 5 minutes
     of simulated time). If ingest is unavailable the tick waits and retries with the same key;
@@ -248,7 +294,7 @@ async def live(
                 await poster.post_all(items)
             except IngestUnavailable as exc:
                 log.warning("live: %s; will try again", exc)
-                await _sleep(stop, 10)
+                await _sleep(stop, retry_pause)
                 continue
             if on_tick:
                 on_tick(boundary, len(r))
@@ -258,7 +304,6 @@ async def live(
 
 
 async def _sleep(stop: asyncio.Event, seconds: float) -> None:
-    try:
+    """Sleep, but wake up at once when ``stop`` is set."""
+    with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), timeout=seconds)
-    except TimeoutError:
-        pass

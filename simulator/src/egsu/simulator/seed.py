@@ -78,7 +78,9 @@ class Seeder:
 
     async def _call(self, method: str, path: str, **kw: Any) -> httpx.Response:
         async with self.sem:
-            return await send(self.http, method, self.base + path, token=self.token, max_wait=900, **kw)
+            return await send(
+                self.http, method, self.base + path, token=self.token, max_wait=900, **kw
+            )
 
     async def _all(self, path: str, params: dict[str, Any]) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
@@ -102,7 +104,9 @@ class Seeder:
         if r.status_code == 409:
             self.report.count(entity, False)
             return None
-        self.report.errors.append(f"{entity} {body.get('code') or body.get('bin') or body.get('name_ru') or body.get('name')}: {r.status_code} {r.text[:300]}")
+        self.report.errors.append(
+            f"{entity} {body.get('code') or body.get('bin') or body.get('name_ru') or body.get('name')}: {r.status_code} {r.text[:300]}"
+        )
         return None
 
     async def subject(self, j: int) -> None:
@@ -120,7 +124,9 @@ class Seeder:
                 self.report.count("facility", False)
             else:
                 todo.append(i)
-        made = await asyncio.gather(*(self._create("facility", "/facilities", payloads.facility(s, i)) for i in todo))
+        made = await asyncio.gather(
+            *(self._create("facility", "/facilities", payloads.facility(s, i)) for i in todo)
+        )
         for i, row in zip(todo, made, strict=True):
             if row is not None:
                 fac_ids[s.facilities["key"][i]] = row["id"]
@@ -129,10 +135,12 @@ class Seeder:
         if r.status_code != 200:
             raise Refused(r)
         point_ids = {p["code"]: p["id"] for p in r.json()["items"]}
-        todo = [i for fk in fac_ids for i in self.points_of.get(fk, []) if s.codes[i] not in point_ids]
-        self.report.existing["metering_point"] = self.report.existing.get("metering_point", 0) + sum(
-            1 for fk in fac_ids for i in self.points_of.get(fk, []) if s.codes[i] in point_ids
-        )
+        todo = [
+            i for fk in fac_ids for i in self.points_of.get(fk, []) if s.codes[i] not in point_ids
+        ]
+        self.report.existing["metering_point"] = self.report.existing.get(
+            "metering_point", 0
+        ) + sum(1 for fk in fac_ids for i in self.points_of.get(fk, []) if s.codes[i] in point_ids)
         made = await asyncio.gather(*(
             self._create("metering_point", "/metering-points",
                          payloads.metering_point(s, i, fac_ids[s.points["facility_key"][i]]))
@@ -146,9 +154,17 @@ class Seeder:
         todo = [i for fk in fac_ids for i in self.points_of.get(fk, [])
                 if s.codes[i] in point_ids and s.devices["serial_number"][i] not in serials]  # fmt: skip
         self.report.existing["device"] = self.report.existing.get("device", 0) + sum(
-            1 for fk in fac_ids for i in self.points_of.get(fk, []) if s.devices["serial_number"][i] in serials
+            1
+            for fk in fac_ids
+            for i in self.points_of.get(fk, [])
+            if s.devices["serial_number"][i] in serials
         )
-        await asyncio.gather(*(self._create("device", "/devices", payloads.device(s, i, point_ids[s.codes[i]])) for i in todo))
+        await asyncio.gather(
+            *(
+                self._create("device", "/devices", payloads.device(s, i, point_ids[s.codes[i]]))
+                for i in todo
+            )
+        )
         # systems
         names = {x["name"] for x in await self._all("/systems", {"subject_bin": b})}
         for i in self.systems_of.get(b, []):
@@ -158,7 +174,10 @@ class Seeder:
             ids = [fac_ids[k] for k in s.systems["facility_keys"][i] if k in fac_ids]
             await self._create("system", "/systems", payloads.system(s, i, ids))
         # obligations
-        have_ob = {(o["note"], o["facility_id"]) for o in await self._all("/obligations", {"subject_bin": b})}
+        have_ob = {
+            (o["note"], o["facility_id"])
+            for o in await self._all("/obligations", {"subject_bin": b})
+        }
         for i in self.obligations_of.get(b, []):
             fk = s.obligations["facility_key"][i]
             fid = fac_ids.get(fk) if fk else None
