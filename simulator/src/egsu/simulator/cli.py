@@ -219,11 +219,11 @@ def backfill(
     system = build(points, seed, _today())
     sim = Simulation(system, seed=seed, start=first, rates=rates, horizon_days=days)
     upto = int(time.time()) // 900 * 900
-    stats = asyncio.run(_backfill(sim, url, first, upto, rates, seed, concurrency, batch))
+    stats = asyncio.run(run_backfill(sim, url, first, upto, rates, seed, concurrency, batch))
     _report(stats)
 
 
-async def _backfill(sim: Simulation, url: str, first: date, upto: int, rates: Rates, seed: int,
+async def run_backfill(sim: Simulation, url: str, first: date, upto: int, rates: Rates, seed: int,
                     concurrency: int, batch: int, show: bool = True) -> Any:  # fmt: skip
     from egsu.simulator.post import Poster, backfill, run_id
 
