@@ -40,7 +40,6 @@ from egsu.simulator.model import (
     THERMAL,
     WIND,
     EnergySystem,
-    point_units,
 )  # fmt: skip
 from egsu.simulator.noise import normal, uniform
 from egsu.simulator.weather import Weather
@@ -788,5 +787,4 @@ __all__ = [
     "Simulation",
     "iso",
     "local_midnight",
-    "point_units",
 ]

@@ -9,7 +9,7 @@ register digits, …) sits beside the registry fields that describe it.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -204,7 +204,6 @@ class EnergySystem:
     p_lat: np.ndarray
     f_type: np.ndarray
     f_region: np.ndarray
-    s_askue: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     @property
     def n_points(self) -> int:
@@ -645,7 +644,6 @@ def build(n_points: int, seed: int, as_of: date) -> EnergySystem:
         "criticality": crit.tolist(),
         "points": counts.tolist(),
     }
-    s_askue = np.arange(n_sub)
     return EnergySystem(
         seed=seed,
         as_of=as_of,
@@ -673,7 +671,6 @@ def build(n_points: int, seed: int, as_of: date) -> EnergySystem:
         p_lat=lat[fidx],
         f_type=ftype,
         f_region=fregion,
-        s_askue=s_askue,
     )
 
 
