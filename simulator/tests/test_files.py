@@ -165,6 +165,15 @@ def test_each_label_shows_in_the_data_and_nothing_unlabelled_does(dataset: Datas
             .join(pts, on="point")
         )
         assert len(v) and test(v["value"], v["nominal_voltage"]).all()
+    band = r.filter(pl.col("quantity").str.starts_with("voltage")).join(pts, on="point")
+    outside = band.filter(((pl.col("value") / pl.col("nominal_voltage")) - 1).abs() > 0.1)
+    spans = lab.filter(pl.col("type").is_in(["voltage_sag", "voltage_swell", "power_loss"]))
+    explained = outside.join(spans.select("point", "start", "end"), on="point").filter(
+        (pl.col("ts") >= pl.col("start")) & (pl.col("ts") <= pl.col("end"))
+    )
+    assert len(outside) and explained.select("point", "quantity", "ts").unique().height == len(
+        outside
+    )
     for kind in ("power_loss", "cover_opened", "magnetic_field", "clock_set"):
         points = set(lab.filter(pl.col("type") == kind)["point"])
         assert points and points <= set(dataset.events.filter(pl.col("code") == kind)["point"])
