@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-import signal
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import typer
@@ -24,8 +24,12 @@ from rich.progress import (
 
 from egsu.simulator.client import IngestUnavailable, Token
 from egsu.simulator.defects import Rates, parse_rates
-from egsu.simulator.generator import TZ_OFFSET, Simulation, iso
-from egsu.simulator.model import EnergySystem, build
+
+if TYPE_CHECKING:
+    from egsu.simulator.generator import Simulation
+    from egsu.simulator.model import EnergySystem
+
+TZ_OFFSET = 5 * 3600  # numpy and the generator load only when a command runs: `egsu` stays quick
 
 console = Console(stderr=True)
 log = logging.getLogger("egsu.simulator")
@@ -102,6 +106,8 @@ def files(
         )
     if fmt not in ("parquet", "csv"):
         raise typer.BadParameter("parquet or csv", param_hint="--format")
+    from egsu.simulator.generator import Simulation
+    from egsu.simulator.model import build
     from egsu.simulator.output import write_dataset
 
     first = _date(start, DEFAULT_START, "--start")
@@ -181,6 +187,8 @@ def seed(
     concurrency: int = typer.Option(8, min=1, max=64),
 ) -> None:
     """Create the system's registry through the API (idempotent: re-running adds only what is missing)."""
+    from egsu.simulator.model import build
+
     _logging(False)
     system = build(points, seed, _today())
     report = asyncio.run(do_seed(system, url, var=var if users else None, registry_url=registry_url,
@@ -213,6 +221,9 @@ def backfill(
     rate: list[str] = RATE,
 ) -> None:
     """Post history to ingest as fast as it accepts it (subjects' tokens, idempotency keys)."""
+    from egsu.simulator.generator import Simulation
+    from egsu.simulator.model import build
+
     _logging(False)
     rates = _rates(defects, rate)
     first = _epoch(epoch, days)
@@ -280,7 +291,9 @@ def live(
 ) -> None:
     """Post readings as each interval ends on an accelerated clock, as the subjects' ASKUE would."""
     _logging(False)
-    from egsu.simulator.post import Poster, SimClock, run_id
+    from egsu.simulator.generator import Simulation, iso
+    from egsu.simulator.model import build
+    from egsu.simulator.post import Poster, SimClock, run_id, stop_on_signals
     from egsu.simulator.post import live as run_live
 
     rates = _rates(defects, rate)
@@ -292,9 +305,7 @@ def live(
 
     async def main() -> None:
         stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+        stop_on_signals(stop)
         async with _client() as http:
             poster = Poster(http, url, concurrency=8)
             clock = SimClock(start_ts, speed, future=future)
@@ -303,7 +314,8 @@ def live(
                            on_tick=lambda b, n: console.print(f"{iso(b)}  {n:,} readings"))  # fmt: skip
             _report(poster.stats)
 
-    asyncio.run(main())
+    with contextlib.suppress(asyncio.CancelledError):
+        asyncio.run(main())
 
 
 @app.command()
@@ -321,7 +333,8 @@ def demo(
     _logging(False)
     from egsu.simulator.demo import run_demo
 
-    asyncio.run(run_demo(url=url, var=var, points=points, seed=seed, days=days,
+    with contextlib.suppress(asyncio.CancelledError):
+        asyncio.run(run_demo(url=url, var=var, points=points, seed=seed, days=days,
                          registry_url=registry_url, status_port=status_port, speed=speed))  # fmt: skip
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import signal
 import threading
 import time
 from datetime import date, timedelta
@@ -24,7 +23,7 @@ from egsu.simulator.client import IngestUnavailable
 from egsu.simulator.defects import Rates
 from egsu.simulator.generator import Simulation, iso, local_midnight
 from egsu.simulator.model import build
-from egsu.simulator.post import Poster, SimClock, _sleep, backfill, live, run_id
+from egsu.simulator.post import Poster, SimClock, _sleep, backfill, live, run_id, stop_on_signals
 
 log = logging.getLogger("egsu.simulator")
 STATUS: dict[str, Any] = {"phase": "starting"}
@@ -81,9 +80,7 @@ async def run_demo(
     if status_port:
         serve_status(status_port)
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    stop_on_signals(stop)
     state_file = var / "simulator" / "demo.json"
     state: dict[str, Any] = {}
     if state_file.exists():

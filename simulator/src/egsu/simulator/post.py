@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import signal
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -301,6 +302,21 @@ async def live(
             last = boundary
         next_at = (last + tick - clock.now()) / max(clock.speed, 1e-9)
         await _sleep(stop, min(max(next_at, 0.2), 5.0))
+
+
+def stop_on_signals(stop: asyncio.Event, grace: float = 3.0) -> None:
+    """SIGINT/SIGTERM set ``stop``; whatever is still waiting (a retry, a slow post) is cancelled
+    ``grace`` seconds later, so Ctrl-C never waits for a retry loop to give up."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+
+    def on_signal() -> None:
+        stop.set()
+        if task is not None:
+            loop.call_later(grace, task.cancel)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal)
 
 
 async def _sleep(stop: asyncio.Event, seconds: float) -> None:
