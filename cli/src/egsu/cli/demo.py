@@ -20,6 +20,16 @@ DEMO_SEED = 1
 SHOWN_SUBJECTS = 5
 
 
+class _NoSpare:
+    """Stands in for a stand-by so the supervisor does not try to make one for the simulator."""
+
+    pid = None
+    proc = None
+
+    def alive(self) -> bool:
+        return True
+
+
 def _simulator_proc(sup: Any, points: int) -> Any:
     from egsu.cli.up import Proc
 
@@ -27,6 +37,15 @@ def _simulator_proc(sup: Any, points: int) -> Any:
     registry = next((p for p in sup.procs if p.name == "registry"), None)
 
     class Simulator(Proc):
+        """A supervised client process: restarted if it dies, but without a warm stand-by (it is
+        not a service; its state is in var/simulator and it resumes from there)."""
+
+        def start_standby(self) -> None:
+            self.standby = _NoSpare()  # type: ignore[assignment]
+
+        def promote(self) -> bool:
+            return False
+
         def start(self) -> None:
             argv = [
                 sys.executable, "-m", "egsu.simulator.cli", "demo",
@@ -43,9 +62,11 @@ def _simulator_proc(sup: Any, points: int) -> Any:
             self.state = "starting"
 
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return Simulator(
+    proc = Simulator(
         "simulator", "egsu.simulator.cli", free_port(), env, sup.var / "logs" / "simulator.log"
     )
+    proc.standby = _NoSpare()  # type: ignore[assignment]  # the supervisor makes spares for procs without one
+    return proc
 
 
 def start_demo(supervisor: Any, points: int) -> list[tuple[str, str]]:
