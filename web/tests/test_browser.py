@@ -193,3 +193,14 @@ def _order_and_download_a_report(page: object, stack: Stack) -> None:
     with page.expect_download() as got:
         link.click()
     assert got.value.suggested_filename.endswith(".xlsx")
+
+
+def test_auditor_lands_on_the_journal_and_verifies_it(browser: object, stack: Stack) -> None:
+    page = sign_in(browser, stack, "auditor", "en")
+    assert page.url.split("?")[0].endswith("/audit")
+    assert [a.inner_text() for a in page.locator("nav.mainnav a").all()] == ["Audit", "Open data"]
+    if page.get_by_text("Verify the chain").count():
+        page.get_by_text("Verify the chain").click()
+        page.wait_for_load_state("networkidle")
+    shot(page, "audit-en")
+    page.context.close()

@@ -251,3 +251,31 @@ def test_logout_ends_the_console_and_the_realm_session(stack: Stack) -> None:
         assert again.status_code == 200 and 'name="username"' in again.text  # and of the realm
     finally:
         c.close()
+
+
+def test_the_auditor_finds_page_views_and_verifies_the_chain(stack: Stack) -> None:
+    import time
+
+    viewer = login(stack, "operator")
+    try:
+        assert viewer.get("/registry").status_code == 200
+    finally:
+        viewer.close()
+    c = login(stack, "auditor", lang="ru")
+    try:
+        page = c.get("/audit")
+        assert page.status_code == 200
+        if "Пока недоступно" in page.text:
+            pytest.skip("the audit service is not deployed in this installation")
+        for _ in range(60):  # the journal takes in events asynchronously
+            page = c.get("/audit", params={"actor": "operator", "action": "view registry"})
+            if "view registry" in page.text:
+                break
+            time.sleep(0.5)
+        assert "view registry" in page.text  # the console journals who opened which page
+        assert "доступ" in page.text  # the kind, in Russian
+        verified = c.get("/audit", params={"verify": 1})
+        assert 'id="verify-result"' in verified.text
+        assert "Журнал не изменялся." in verified.text
+    finally:
+        c.close()
