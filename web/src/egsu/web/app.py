@@ -30,6 +30,7 @@ from egsu.web.cache import SharedCache
 from egsu.web.config import WebSettings
 from egsu.web.console import Denied, PageNotFound, context
 from egsu.web.gateway import LoginRequired, ServiceApi
+from egsu.web.i18n import CODES, LANG_COOKIE
 from egsu.web.oidc import OidcClient
 from egsu.web.pages.overview import warm
 from egsu.web.sessions import KvStore, MemoryStore, Sessions
@@ -154,8 +155,14 @@ def install_page_errors(app: FastAPI) -> None:
         if request.url.query:
             target += "?" + request.url.query
         nxt = target if request.method == "GET" else "/"
-        resp = RedirectResponse("/login?" + urlencode({"next": nxt}), status_code=303)
+        query = {"next": nxt}
+        lang = request.query_params.get("lang")
+        if lang in CODES:
+            query["lang"] = lang  # the login page and what follows speak the asked language
+        resp = RedirectResponse("/login?" + urlencode(query), status_code=303)
         resp.delete_cookie(request.app.state.settings.session_cookie, path="/")
+        if lang in CODES:
+            resp.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax")
         return resp
 
     @app.exception_handler(Denied)

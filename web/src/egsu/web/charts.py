@@ -60,6 +60,9 @@ def layout(
             "gridcolor": "#e6ebf1",
             "zerolinecolor": "#c9d3de",
             "rangemode": "tozero",
+            # "20 000", not "20k": SI letters are English on a Russian or Kazakh page
+            "exponentformat": "none",
+            "separatethousands": True,
         },
         "barmode": "stack" if stacked else "group",
     }

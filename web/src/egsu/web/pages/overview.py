@@ -104,7 +104,8 @@ async def home(ctx: Anyone) -> Response:
     if ctx.session is None:
         raise LoginRequired()
     if not ctx.may("overview"):
-        return RedirectResponse(home_of(ctx.session), status_code=303)
+        query = ctx.request.url.query
+        return RedirectResponse(home_of(ctx.session) + (f"?{query}" if query else ""), 303)
     journal(ctx, "overview", "success")
     return await overview(ctx)
 
