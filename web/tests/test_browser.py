@@ -185,7 +185,8 @@ def _order_and_download_a_report(page: object, stack: Stack) -> None:
     page.select_option("#r-format", "xlsx")
     page.click("form.form-grid button[type=submit]")
     page.wait_for_url("**/reports?ordered=1")
-    link = page.locator("#reports a[download]").first
+    # the newest report is the one just ordered (other tests leave reports of their own)
+    link = page.locator("#reports tbody tr").first.locator("a[download]")
     for _ in range(60):
         if link.count():
             break

@@ -69,7 +69,7 @@ class Result:
 
 def _state_of(resp: httpx.Response) -> State:
     s = resp.status_code
-    if s in (404,) and _code(resp) in ("unknown_area", "not_found") and _is_area_missing(resp):
+    if s == 404 and _is_area_missing(resp):
         return "unavailable"
     if s == 404:
         return "not_found"
