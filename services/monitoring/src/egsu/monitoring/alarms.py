@@ -144,7 +144,7 @@ class AlarmEngine:
                 object_id=str(a["id"]),
                 after={"state": a["state"], "severity": a["severity"], "object": a["object_id"]},
                 subject_bin=a["subject_bin"],
-                kind=a["kind"],
+                alarm_kind=a["kind"],
             )
 
     async def _update(self, session: AsyncSession, a: dict[str, Any], **values: Any) -> None:

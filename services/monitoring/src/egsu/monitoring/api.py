@@ -637,7 +637,7 @@ async def acknowledge(
     id: str, body: Comment, request: Request, principal: Responder, monitor: MonitorDep
 ) -> dict[str, Any]:
     return await _act(
-        request, principal, monitor, id, "acknowledge", monitor.engine.acknowledge, body.comment
+        request, principal, monitor, id, "acknowledged", monitor.engine.acknowledge, body.comment
     )
 
 
@@ -646,7 +646,7 @@ async def clear(
     id: str, body: Comment, request: Request, principal: Controller, monitor: MonitorDep
 ) -> dict[str, Any]:
     return await _act(
-        request, principal, monitor, id, "clear", monitor.engine.clear_by_hand, body.comment
+        request, principal, monitor, id, "cleared", monitor.engine.clear_by_hand, body.comment
     )
 
 
@@ -654,7 +654,7 @@ async def clear(
 async def close(
     id: str, body: Comment, request: Request, principal: Controller, monitor: MonitorDep
 ) -> dict[str, Any]:
-    return await _act(request, principal, monitor, id, "close", monitor.engine.close, body.comment)
+    return await _act(request, principal, monitor, id, "closed", monitor.engine.close, body.comment)
 
 
 @router.post("/alarms/{id}/shelve", summary="Shelve an alarm for maintenance until a time")
@@ -663,7 +663,7 @@ async def shelve(
 ) -> dict[str, Any]:
     until = body.until or monitor.clock.now() + timedelta(minutes=body.minutes or 0)
     return await _act(
-        request, principal, monitor, id, "shelve", monitor.engine.shelve, until, body.comment
+        request, principal, monitor, id, "shelved", monitor.engine.shelve, until, body.comment
     )
 
 
@@ -672,7 +672,7 @@ async def unshelve(
     id: str, body: Comment, request: Request, principal: Controller, monitor: MonitorDep
 ) -> dict[str, Any]:
     return await _act(
-        request, principal, monitor, id, "unshelve", monitor.engine.unshelve, body.comment
+        request, principal, monitor, id, "unshelved", monitor.engine.unshelve, body.comment
     )
 
 
@@ -681,7 +681,7 @@ async def comment(
     id: str, body: CommentRequired, request: Request, principal: Responder, monitor: MonitorDep
 ) -> dict[str, Any]:
     return await _act(
-        request, principal, monitor, id, "comment", monitor.engine.comment, body.comment
+        request, principal, monitor, id, "commented", monitor.engine.comment, body.comment
     )
 
 

@@ -18,6 +18,7 @@ from egsu.monitoring.directory import Directory
 from egsu.monitoring.events import (
     batch_handler,
     compliance_handler,
+    first_load,
     refresh_loop,
     registry_handler,
     sweep_loop,
@@ -47,8 +48,6 @@ def create_app() -> FastAPI:
         relay.start()
         monitor = Monitor(settings, rt.db, directory, clock, rt.audit, relay)
         await monitor.start()
-        await directory.load()
-        await monitor.sync_points()
         app.state.monitor = monitor
         webhooks = Webhooks(settings, rt.db, clock)
         app.state.webhooks = webhooks
@@ -84,6 +83,7 @@ def create_app() -> FastAPI:
             batch=128,
         )
         tasks = [
+            asyncio.create_task(first_load(monitor)),
             asyncio.create_task(sweep_loop(monitor, rt.bus, settings.sweep_seconds)),
             asyncio.create_task(refresh_loop(monitor, settings.registry_refresh_seconds)),
             asyncio.create_task(webhooks.loop()),

@@ -18,6 +18,7 @@ log = logging.getLogger("egsu.monitoring.events")
 
 def batch_handler(monitor: Monitor) -> Any:
     async def handle(batch: list[Delivery]) -> None:
+        await monitor.directory_ready.wait()
         for d in batch:
             try:
                 raw = IngestBatch.decode_raw(d.data)
@@ -83,6 +84,7 @@ def compliance_handler(monitor: Monitor) -> Any:
 
 async def sweep_loop(monitor: Monitor, bus: Bus, interval: float) -> None:
     rounds = 0
+    await monitor.directory_ready.wait()
     while True:
         await asyncio.sleep(interval)
         try:
@@ -100,6 +102,21 @@ async def sweep_loop(monitor: Monitor, bus: Bus, interval: float) -> None:
                 await monitor.housekeeping()
         except Exception:  # the next round tries again
             log.exception("sweep failed")
+
+
+async def first_load(monitor: Monitor) -> None:
+    """The registry's index at start, retried until the registry answers."""
+    delay = 0.5
+    while True:
+        try:
+            await monitor.directory.load()
+            await monitor.sync_points()
+            monitor.directory_ready.set()
+            return
+        except Exception as exc:  # the registry may start after us
+            log.warning("registry not reachable yet (%s); retrying", exc)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
 
 
 async def refresh_loop(monitor: Monitor, interval: float) -> None:

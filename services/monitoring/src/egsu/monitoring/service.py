@@ -65,6 +65,7 @@ class Monitor:
         self.lag: list[float] = []  # receipt → alarm committed, seconds (for the benchmark)
         self.watermark: float | None = None  # newest receipt time handled
         self.behind = False  # the consumer has messages waiting
+        self.directory_ready = asyncio.Event()
 
     # -- start -----------------------------------------------------------------------------------
 
