@@ -125,7 +125,9 @@ async def post_readings(
         "events": events or [],
     }
     async with stack.client(world.user) as c:
-        r = await c.post(f"{ING}/readings", json=body, headers={"Idempotency-Key": uuid.uuid4().hex})
+        r = await c.post(
+            f"{ING}/readings", json=body, headers={"Idempotency-Key": uuid.uuid4().hex}
+        )
         assert r.status_code == 202, r.text
         return r.json()  # type: ignore[no-any-return]
 
@@ -141,7 +143,9 @@ async def wait_for(fn: Any, timeout: float = 5.0, step: float = 0.05) -> Any:
         await asyncio.sleep(step)
 
 
-async def sweep(stack: Stack, at: datetime | None = None, subject_bin: str | None = None) -> dict[str, Any]:
+async def sweep(
+    stack: Stack, at: datetime | None = None, subject_bin: str | None = None
+) -> dict[str, Any]:
     body: dict[str, Any] = {}
     if at is not None:
         body["at"] = at.isoformat()

@@ -71,12 +71,12 @@ async def test_voltage_sag_raises_critical_alarm_on_stream_and_follows_life_cycl
 
     async def audited() -> list[str]:
         return sorted(
-            e["action"] for e in audit_events if e["object"]["id"] == aid and e["object"]["type"] == "alarm"
+            e["action"]
+            for e in audit_events
+            if e["object"]["id"] == aid and e["object"]["type"] == "alarm"
         )
 
-    got = await wait_for(
-        lambda: _ready(audited, 4), timeout=5
-    )
+    got = await wait_for(lambda: _ready(audited, 4), timeout=5)
     assert got == ["alarm.acknowledged", "alarm.cleared", "alarm.closed", "alarm.raised"]
     kinds = {e["action"]: e["kind"] for e in audit_events if e["object"]["id"] == aid}
     assert kinds["alarm.raised"] == "abnormal" and kinds["alarm.acknowledged"] == "control"
@@ -103,6 +103,7 @@ async def test_repeat_counts_on_one_alarm_and_subject_sees_only_its_own(stack: S
         assert all(e[1]["alarm"]["subject_bin"] == mine.bin for e in sse.drain())
 
     async with stack.client(mine.user) as c:
+
         async def counted() -> Any:
             r = await c.get(f"{MON}/alarms/{aid}")
             return r.json() if r.json()["count"] == 2 else None
@@ -131,7 +132,9 @@ async def test_repeat_counts_on_one_alarm_and_subject_sees_only_its_own(stack: S
         r = await c.get(f"{MON}/points/{other.point_code}")
         assert r.status_code == 404
         r = await c.get(f"{MON}/points", params={"subject_bin": other.bin})
-        assert r.json()["items"] == [] or {i["subject_bin"] for i in r.json()["items"]} == {mine.bin}
+        assert r.json()["items"] == [] or {i["subject_bin"] for i in r.json()["items"]} == {
+            mine.bin
+        }
         r = await c.get(f"{MON}/facilities/{other.facility['id']}")
         assert r.status_code == 404
         r = await c.get(f"{MON}/summary")

@@ -57,10 +57,10 @@ def registry_handler(monitor: Monitor) -> Any:
                     devices.add(str(body.get("id")))
             await d.ack()
         if reload:
-            if monitor.directory.registry is not None:
-                for bin_ in reload:
+            for bin_ in reload:
+                if monitor.directory.registry is not None:
                     await monitor.directory.load(bin_)
-            await monitor.sync_points()
+                await monitor.sync_points(bin_)
             for d_id in devices:
                 await monitor.device_changed(d_id)
 

@@ -117,11 +117,15 @@ class Monitor:
                     )
                 )
 
-    async def sync_points(self) -> None:
-        """Every registry point has a live state row (a new point is watched from now on)."""
+    async def sync_points(self, subject_bin: str | None = None) -> None:
+        """Every registry point has a live state row (a new point is watched from now on), with
+        the registry's attributes as they are now."""
         now = self.clock.ts()
         async with self.lock, self.db.transaction() as s:
             for p in self.directory.points.values():
+                if subject_bin is not None and p.subject_bin != subject_bin:
+                    continue
+                self.live.get(p.code, now).dirty = True
                 live = self.live.get(p.code, now)
                 if not p.monitored and live.status != "unmonitored":
                     live.status, live.status_since, live.dirty = "unmonitored", now, True
@@ -184,7 +188,7 @@ class Monitor:
                 await self.directory.load(raw["subject_bin"])
             except Exception as exc:  # the registry is away: judge what we know, log the rest
                 log.warning("registry reload for %s failed: %s", raw["subject_bin"], exc)
-            await self.sync_points()
+            await self.sync_points(raw["subject_bin"])
         return [self.directory.points.get(r["code"]) for r in refs]
 
     async def handle_batch(self, raw: dict[str, Any], receipt_id: str) -> bool:
@@ -287,13 +291,17 @@ class Monitor:
         n = len(infos)
         newest = np.full(n, -np.inf)
         np.maximum.at(newest, pidx, ts_all)
+        oldest = np.full(n, np.inf)
+        np.minimum.at(oldest, pidx, ts_all)
         cap = received_at + self.s.future_tolerance_s
         comm_rules = self.rules.of_kind("comm_loss")
         systems_back: set[str] = set()
         for i, p in enumerate(infos):
             if p is None or not np.isfinite(newest[i]):
                 continue
-            live, turned = self.live.arrived(p, min(float(newest[i]), cap), received_at, now)
+            live, turned = self.live.arrived(
+                p, min(float(newest[i]), cap), float(oldest[i]), received_at, now
+            )
             touched.add(p.code)
             if turned:
                 systems_back.update(p.system_ids)

@@ -86,17 +86,21 @@ class LiveTable:
             )
 
     def arrived(
-        self, p: PointInfo, newest_ts: float, received_at: float, now: float
+        self, p: PointInfo, newest_ts: float, oldest_ts: float, received_at: float, now: float
     ) -> tuple[PointLive, bool]:
         """Data for a point came; (its state, whether it just turned active)."""
         live = self.get(p.code, now)
-        if live.last_ts is None or newest_ts > live.last_ts:
+        # the point has been known since its registration or its oldest data, whichever is first
+        live.known_since = min(live.known_since, oldest_ts - p.interval_min * 60)
+        newer = live.last_ts is None or newest_ts > live.last_ts
+        if newer:
             live.last_ts = newest_ts
         if live.last_received_at is None or received_at > live.last_received_at:
             live.last_received_at = received_at
         live.dirty = True
         turned = False
-        recent = now - live.last_ts < limit_s(p, self.allowance)
+        # only data newer than anything seen, and recent, ends a silence: old backfill does not
+        recent = newer and now - newest_ts < limit_s(p, self.allowance)
         if p.monitored and live.status != "active" and recent:
             live.status, live.status_since, turned = "active", now, True
         return live, turned
