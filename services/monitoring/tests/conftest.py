@@ -74,13 +74,13 @@ class SSE:
             await self.task
 
     async def next(
-        self, timeout: float = 5.0, **match: Any
+        self, within: float = 5.0, **match: Any
     ) -> tuple[str, dict[str, Any], str | None, float]:
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + within
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise AssertionError(f"no event matching {match} within {timeout} s")
+                raise AssertionError(f"no event matching {match} within {within} s")
             ev = await asyncio.wait_for(self.events.get(), left)
             if all(
                 (ev[0] if k == "type" else ev[1]["alarm"].get(k)) == v for k, v in match.items()
@@ -132,8 +132,8 @@ async def post_readings(
         return r.json()  # type: ignore[no-any-return]
 
 
-async def wait_for(fn: Any, timeout: float = 5.0, step: float = 0.05) -> Any:
-    deadline = time.monotonic() + timeout
+async def wait_for(fn: Any, within: float = 5.0, step: float = 0.05) -> Any:
+    deadline = time.monotonic() + within
     while True:
         got = await fn()
         if got:

@@ -151,7 +151,7 @@ async def test_whole_system_silent_raises_one_system_alarm(stack: Stack) -> None
             body = r.json()
             return body if body["status"] == "active" and body["points"] == 3 else None
 
-    body = await wait_for(ready, timeout=10)
+    body = await wait_for(ready, within=10)
     assert body["channel_in_use"] == "reserve"
     # criticality 2: 3 missed intervals + one to arrive
     await sweep(stack, t + timedelta(minutes=4, seconds=1), world.bin)

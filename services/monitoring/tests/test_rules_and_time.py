@@ -256,7 +256,9 @@ class Receiver:
             uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="error")
         )
         task = asyncio.create_task(server.serve())
-        while not server.started:
+        for _ in range(500):
+            if server.started:
+                break
             await asyncio.sleep(0.02)
         try:
             yield self
@@ -291,7 +293,7 @@ async def test_webhooks_are_filtered_signed_retried_and_logged(stack: Stack) -> 
         await post_readings(stack, other, [(other.point_code, "voltage_l1", minute(-1), 150_000.0)])
         await post_readings(stack, world, [(world.point_code, "voltage_l1", minute(-2), 250_000.0)])
         await post_readings(stack, world, [(world.point_code, "voltage_l1", minute(-1), 150_000.0)])
-        await wait_for(lambda: _calls(rx, 1), timeout=10)
+        await wait_for(lambda: _calls(rx, 1), within=10)
 
         async with stack.client(world.user) as c:
 
@@ -305,7 +307,7 @@ async def test_webhooks_are_filtered_signed_retried_and_logged(stack: Stack) -> 
             assert items[0]["last_status"] == 500 and items[0]["next_attempt_at"]
         # the retry comes after its back-off
         await sweep(stack, now() + timedelta(seconds=10), world.bin)
-        await wait_for(lambda: _calls(rx, 2), timeout=10)
+        await wait_for(lambda: _calls(rx, 2), within=10)
         async with stack.client(world.user) as c:
             r = await c.get(f"{MON}/webhooks/{hook['id']}/deliveries")
             d = r.json()["items"][0]

@@ -31,6 +31,7 @@ from egsu.monitoring.alarms import snapshot
 from egsu.monitoring.deps import Controller, MonitorDep, Reader, Responder, Subscriber
 from egsu.monitoring.rules import KINDS, RuleBody
 from egsu.monitoring.schemas import (
+    ClockSet,
     Comment,
     CommentRequired,
     RuleUpdate,
@@ -1059,6 +1060,36 @@ async def sweep(
         object_id=body.subject_bin or "all", at=at.isoformat(),
     )  # fmt: skip
     return {"at": at.isoformat(), **result, "webhook_attempts": sent}
+
+
+@router.put("/clock", summary="Set the monitor's clock (tests and drills only; never production)")
+async def set_clock(
+    body: ClockSet, request: Request, principal: Controller, monitor: MonitorDep
+) -> dict[str, Any]:
+    if not monitor.s.allow_time_travel:
+        raise Forbidden("the monitor's clock is wall time here", code="time_travel_off")
+    monitor.clock.set(body.at)
+    await _audit(request).record(
+        "control", "monitoring.clock", principal=principal, object_type="monitoring",
+        object_id="clock", at=body.at.isoformat() if body.at else None,
+    )  # fmt: skip
+    return {"now": monitor.clock.now().isoformat(), "offset_s": round(monitor.clock.offset, 3)}
+
+
+@router.get("/batches/{receipt_id}", summary="Whether monitoring has taken in an ingest batch")
+async def batch_seen(receipt_id: str, _: Reader, session: Session) -> dict[str, Any]:
+    row = (
+        (
+            await session.execute(
+                select(m.processed_batch).where(m.processed_batch.c.receipt_id == receipt_id)
+            )
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        raise NotFound(f"batch {receipt_id} not taken in yet", code="batch_not_seen")
+    return {"receipt_id": receipt_id, "processed_at": _iso(row["processed_at"])}
 
 
 @router.get("/vocabulary", summary="Rule kinds, severities, statuses and event codes with names")

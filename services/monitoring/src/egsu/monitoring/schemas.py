@@ -47,6 +47,16 @@ class Sweep(_In):
         return self
 
 
+class ClockSet(_In):
+    at: datetime | None = Field(None, description="the moment to run at; null: wall time")
+
+    @model_validator(mode="after")
+    def _tz(self) -> ClockSet:
+        if self.at is not None and self.at.tzinfo is None:
+            raise ValueError("at: give the time with its UTC offset")
+        return self
+
+
 class RuleUpdate(_In):
     name: str | None = Field(None, min_length=1, max_length=300)
     family: str | None = Field(None, max_length=64, pattern=r"^[a-z0-9_.-]+$")
