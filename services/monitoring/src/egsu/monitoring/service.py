@@ -227,7 +227,7 @@ class Monitor:
                 now_dt = self.clock.now()
                 now = now_dt.timestamp()
                 signals, touched, arrivals = self._liveness(
-                    infos, raw, pidx, qarr, ts_all, v_all, received_at, now
+                    infos, groups, pidx, ts_all, received_at, now
                 )
                 rules_of = {
                     p.code: self.rules.for_point(p, self.directory.version)
