@@ -55,9 +55,7 @@ async def test_overdue_verification_and_late_subject_raise_and_clear(
             next_verification_due="2023-01-10",
             overdue=True,
         )
-        await js.publish(
-            "egsu.registry.events.verification_due", notice.model_dump_json().encode()
-        )
+        await js.publish("egsu.registry.events.verification_due", notice.model_dump_json().encode())
         got = await wait_for(lambda: _alarms(stack, world.user, kind="verification_overdue"))
         a = got[0]
         assert a["object_type"] == "device" and a["object_id"] == device["id"]
