@@ -54,23 +54,18 @@ def test_rule_body_names_the_bad_field() -> None:
 
 def test_the_most_specific_rule_of_a_family_wins() -> None:
     general = builtin("voltage_sag")
-    special = Rule.of(
-        {
-            **RuleBody(
-                name="tight",
-                kind="band",
-                family="voltage_sag",
-                category="process",
-                severity="critical",
-                scope_type="point",
-                scope_value="P1",
-                quantities=["voltage_l1"],
-                params={"tolerance_pct": 5, "side": "low"},
-            ).model_dump(),
-            "id": "r2",
-            "version": 1,
-        }  # fmt: skip
+    body = RuleBody(
+        name="tight",
+        kind="band",
+        family="voltage_sag",
+        category="process",
+        severity="critical",
+        scope_type="point",
+        scope_value="P1",
+        quantities=["voltage_l1"],
+        params={"tolerance_pct": 5, "side": "low"},
     )
+    special = Rule.of({**body.model_dump(), "id": "r2", "version": 1})
     rs = RuleSet([general, special])
     assert [r.id for r in rs.for_point(point("P1"), 1) if r.family == "voltage_sag"] == ["r2"]
     assert [r.id for r in rs.for_point(point("P2"), 1) if r.family == "voltage_sag"] == [general.id]
