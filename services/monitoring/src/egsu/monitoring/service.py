@@ -242,7 +242,7 @@ class Monitor:
                 anomaly_qs = {q for r in self.rules.of_kind("anomaly") for q in r.quantities}
                 self.evaluator.learn(groups, anomaly_qs, rules_of, points)
                 await self._save_points(s, sorted(touched))
-                if arrivals:
+                if arrivals[0]:
                     await self._save_arrivals(s, arrivals)
                 await self.engine.apply(s, signals, now_dt)
             self.batches += 1
@@ -269,20 +269,23 @@ class Monitor:
         """Group the batch by (point, quantity), sorted by time, and merge into the windows."""
         if not len(ts_all):
             return {}
-        uq, qi = np.unique(qarr.astype(str), return_inverse=True)
-        key = pidx * len(uq) + qi
+        names = list(dict.fromkeys(raw["quantity"]))
+        code_of = {q: i for i, q in enumerate(names)}
+        qi = np.fromiter((code_of[q] for q in raw["quantity"]), np.int64, len(ts_all))
+        nq = len(names)
+        key = pidx * nq + qi
         order = np.lexsort((ts_all, key))
         key_s = key[order]
         cuts = np.flatnonzero(np.diff(key_s)) + 1
         groups: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
         for part in np.split(order, cuts):
             k = int(key[part[0]])
-            p = infos[k // len(uq)]
+            p = infos[k // nq]
             if p is None:
                 continue
-            q = str(uq[k % len(uq)])
+            q = names[k % nq]
             ts, vs = ts_all[part], v_all[part]
-            self.windows.put(p.code, q, ts.tolist(), vs.tolist())
+            self.windows.put(p.code, q, ts.astype(np.int64).tolist(), vs.tolist())
             groups[(p.code, q)] = (ts, vs)
         return groups
 
@@ -294,10 +297,10 @@ class Monitor:
         ts_all: np.ndarray,
         received_at: float,
         now: float,
-    ) -> tuple[list[Signal], set[str], list[tuple[str, float, float, str | None]]]:
+    ) -> tuple[list[Signal], set[str], tuple[list[Any], ...]]:
         signals: list[Signal] = []
         touched: set[str] = set()
-        arrivals: list[tuple[str, float, float, str | None]] = []
+        arrivals: tuple[list[Any], ...] = ([], [], [], [])
         if not len(ts_all):
             return signals, touched, arrivals
         n = len(infos)
@@ -329,23 +332,26 @@ class Monitor:
             if old is None or t >= old[0]:
                 live.values[q] = (t, v)
         # first receipt of each interval, for channel quality
-        pairs = np.unique(np.stack([pidx.astype(np.float64), ts_all]), axis=1)
-        for i, t in zip(pairs[0].astype(np.int64).tolist(), pairs[1].tolist(), strict=True):
-            p = infos[i]
-            if p is None:
-                continue
-            arrivals.append(
-                (p.code, t, max(0.0, received_at - t), self.live.points[p.code].channel)
-            )
+        per_point: dict[str, list[np.ndarray]] = {}
+        for (code, _q), (ts, _vs) in groups.items():
+            per_point.setdefault(code, []).append(ts)
+        codes: list[str] = []
+        stamps: list[float] = []
+        channels: list[str | None] = []
+        for code, parts in per_point.items():
+            uts = np.unique(np.concatenate(parts)).tolist()
+            codes += [code] * len(uts)
+            stamps += uts
+            channels += [self.live.points[code].channel] * len(uts)
+        delays = np.maximum(0.0, received_at - np.asarray(stamps)).tolist()
+        arrivals = (codes, stamps, delays, channels)
         signals += self._system_signals(systems_back, back=True)
         return signals, touched, arrivals
 
     def _has_open(self, rules: list[Rule], object_type: str, object_id: str) -> bool:
         return any((r.id, object_type, object_id) in self.engine.open_keys for r in rules)
 
-    async def _save_arrivals(
-        self, s: AsyncSession, arrivals: list[tuple[str, float, float, str | None]]
-    ) -> None:
+    async def _save_arrivals(self, s: AsyncSession, arrivals: tuple[list[Any], ...]) -> None:
         conn = await s.connection()
         raw = (await conn.get_raw_connection()).driver_connection
         await raw.execute(  # type: ignore[union-attr]
@@ -355,10 +361,7 @@ class Monitor:
             FROM unnest($1::text[], $2::float8[], $3::float8[], $4::text[]) AS x(c, t, d, ch)
             ON CONFLICT DO NOTHING
             """,
-            [a[0] for a in arrivals],
-            [a[1] for a in arrivals],
-            [a[2] for a in arrivals],
-            [a[3] for a in arrivals],
+            *arrivals,
         )
 
     def _events(

@@ -119,16 +119,19 @@ class Windows:
 
     def __init__(self) -> None:
         self.data: dict[tuple[str, str], dict[int, float]] = {}
+        self._trim_at: dict[tuple[str, str], int] = {}
 
-    def put(self, code: str, q: str, ts: list[float], values: list[float]) -> dict[int, float]:
-        w = self.data.get((code, q))
+    def put(self, code: str, q: str, ts: list[int], values: list[float]) -> dict[int, float]:
+        key = (code, q)
+        w = self.data.get(key)
         if w is None:
-            w = self.data[(code, q)] = {}
-        w.update(zip((int(t) for t in ts), values, strict=True))
-        if len(w) > 200 and len(w) % 64 == 0:
+            w = self.data[key] = {}
+        w.update(zip(ts, values, strict=True))
+        if len(w) > self._trim_at.get(key, 256):
             newest = max(w)
             for t in [t for t in w if t < newest - WINDOW_S]:
                 del w[t]
+            self._trim_at[key] = len(w) + 256
         return w
 
     def get(self, code: str, q: str) -> dict[int, float]:
@@ -176,17 +179,28 @@ class Baselines:
         return b
 
     def learn(self, code: str, q: str, slots: np.ndarray, values: np.ndarray) -> None:
+        """Fold a batch of values into the slots' means and deviations (vectorised: the k values
+        of one slot weigh like k steps of the exponential average)."""
         b = self.get(code, q)
-        for s, v in zip(slots.tolist(), values.tolist(), strict=True):
-            n = b[2, s] + 1
-            a = max(1.0 / n, self.alpha_min)
-            if n == 1:
-                b[0, s], b[1, s] = v, 0.0
-            else:
-                dev = abs(v - b[0, s])
-                b[0, s] += a * (v - b[0, s])
-                b[1, s] += a * (dev - b[1, s])
-            b[2, s] = n
+        k = np.bincount(slots, minlength=SLOTS).astype(np.float64)
+        seen = k > 0
+        if not seen.any():
+            return
+        mean, dev, n = b[0], b[1], b[2]
+        bmean = np.bincount(slots, weights=values, minlength=SLOTS)[seen] / k[seen]
+        fresh = seen & (n == 0)
+        # deviation of the batch around the mean it is compared with
+        ref = np.where(n == 0, 0.0, mean)
+        ref[seen & fresh] = bmean[fresh[seen]]
+        bdev = (
+            np.bincount(slots, weights=np.abs(values - ref[slots]), minlength=SLOTS)[seen] / k[seen]
+        )
+        nn = n[seen] + k[seen]
+        a = np.maximum(1.0 / nn, self.alpha_min)
+        a_eff = np.where(n[seen] == 0, 1.0, 1.0 - (1.0 - a) ** k[seen])
+        mean[seen] += a_eff * (bmean - mean[seen])
+        dev[seen] += a_eff * (bdev - dev[seen])
+        n[seen] = nn
 
     def dump(self) -> bytes:
         return zlib.compress(
