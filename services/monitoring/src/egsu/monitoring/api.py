@@ -40,6 +40,7 @@ from egsu.monitoring.schemas import (
     WebhookCreate,
     WebhookUpdate,
 )
+from egsu.monitoring.state import missed_intervals
 from egsu.monitoring.texts import EVENT_NAMES
 
 router = APIRouter(prefix="/api/v1/monitoring", tags=["monitoring"])
@@ -69,8 +70,6 @@ def point_view(r: dict[str, Any], monitor: Any) -> dict[str, Any]:
     now = monitor.clock.ts()
     missed = None
     if p is not None and live is not None:
-        from egsu.monitoring.state import missed_intervals
-
         missed = missed_intervals(p, live, now, monitor.s.arrival_allowance_intervals)
     values = {
         q: {"ts": datetime.fromtimestamp(t, UTC).isoformat(), "value": v}
@@ -348,6 +347,11 @@ def _device_view(d: Any, monitor: Any) -> dict[str, Any]:
         "last_ts": datetime.fromtimestamp(live.last_ts, UTC).isoformat()
         if live and live.last_ts
         else None,
+        "values": {
+            q: {"ts": datetime.fromtimestamp(t, UTC).isoformat(), "value": v}
+            for q, (t, v) in (live.values.items() if live else ())
+        },
+        "channel": live.channel if live else None,
         "next_verification_due": d.next_verification_due,
     }
 
