@@ -260,8 +260,11 @@ async def post(
 async def seen(c: httpx.AsyncClient, receipt: str) -> None:
     """Wait until monitoring has taken the batch in."""
     for _ in range(3000):
-        if (await c.get(f"{MON}/batches/{receipt}")).status_code == 200:
-            return
+        try:
+            if (await c.get(f"{MON}/batches/{receipt}")).status_code == 200:
+                return
+        except httpx.HTTPError:  # a dropped keep-alive connection: ask again
+            pass
         await asyncio.sleep(0.02)
     raise TimeoutError(f"monitoring did not take in batch {receipt}")
 
