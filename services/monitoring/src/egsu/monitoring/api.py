@@ -119,6 +119,7 @@ async def list_points(
     limit: Limit = 100,
     cursor: Cursor = None,
 ) -> dict[str, Any]:
+    await monitor.flush()
     rows, nxt = await repo.list_points(
         session,
         scope_bin=principal.scope_bin,
@@ -136,7 +137,10 @@ async def list_points(
     return {"items": [point_view(r, monitor) for r in rows], "next_cursor": nxt}
 
 
-async def _visible_point(session: Any, code: str, principal: Principal) -> dict[str, Any]:
+async def _visible_point(
+    session: Any, code: str, principal: Principal, monitor: Any
+) -> dict[str, Any]:
+    await monitor.flush()
     r = await repo.point(session, code, principal.scope_bin)
     if r is None:
         raise NotFound(f"no metering point {code} is monitored", code="point_not_found")
@@ -147,7 +151,7 @@ async def _visible_point(session: Any, code: str, principal: Principal) -> dict[
 async def get_point(
     code: str, principal: Reader, session: Session, monitor: MonitorDep
 ) -> dict[str, Any]:
-    r = await _visible_point(session, code, principal)
+    r = await _visible_point(session, code, principal, monitor)
     out = point_view(r, monitor)
     out["channel_quality"] = await repo.channel_quality(
         session, [r], monitor.clock.now(), 24, monitor.s.arrival_allowance_intervals
@@ -167,7 +171,7 @@ async def point_quality(
     monitor: MonitorDep,
     hours: Annotated[float, Query(gt=0, le=168)] = 24,
 ) -> dict[str, Any]:
-    r = await _visible_point(session, code, principal)
+    r = await _visible_point(session, code, principal, monitor)
     q = await repo.channel_quality(
         session, [r], monitor.clock.now(), hours, monitor.s.arrival_allowance_intervals
     )
@@ -256,6 +260,7 @@ async def list_facilities(
 async def get_facility(
     id: str, principal: Reader, session: Session, monitor: MonitorDep
 ) -> dict[str, Any]:
+    await monitor.flush()
     pts = await repo.points_where(session, facility_id=id)
     if not pts or not principal.can_see_subject(pts[0]["subject_bin"]):
         raise NotFound(f"no facility {id} is monitored", code="facility_not_found")
@@ -304,6 +309,7 @@ async def list_systems(
     subject_bin: str | None = None,
     status: Literal["active", "inactive", "partial", "pending", "unmonitored"] | None = None,
 ) -> dict[str, Any]:
+    await monitor.flush()
     scope = principal.scope_bin or subject_bin
     items = []
     for sys_ in sorted(monitor.directory.systems.values(), key=lambda s: s.id):
@@ -324,6 +330,7 @@ async def get_system(
     sys_ = monitor.directory.systems.get(id)
     if sys_ is None or not principal.can_see_subject(sys_.subject_bin):
         raise NotFound(f"no system {id}", code="system_not_found")
+    await monitor.flush()
     pts = await repo.points_where(session, system_id=id)
     out = _system_view(sys_, pts, monitor)
     out["channel_quality"] = await repo.channel_quality(
@@ -388,11 +395,13 @@ async def get_device(id: str, principal: Reader, monitor: MonitorDep) -> dict[st
 async def summary(
     principal: Reader,
     session: Session,
+    monitor: MonitorDep,
     group_by: Literal["region", "subject", "facility_type", "facility", "status"] | None = None,
     subject_bin: str | None = None,
     region_kato: str | None = None,
     facility_type: str | None = None,
 ) -> dict[str, Any]:
+    await monitor.flush()
     filters = {
         "subject_bin": subject_bin,
         "region_kato": region_kato,

@@ -19,6 +19,7 @@ from egsu.monitoring.events import (
     batch_handler,
     compliance_handler,
     first_load,
+    flush_loop,
     refresh_loop,
     registry_handler,
     sweep_loop,
@@ -86,6 +87,7 @@ def create_app() -> FastAPI:
             asyncio.create_task(first_load(monitor)),
             asyncio.create_task(sweep_loop(monitor, rt.bus, settings.sweep_seconds)),
             asyncio.create_task(refresh_loop(monitor, settings.registry_refresh_seconds)),
+            asyncio.create_task(flush_loop(monitor, settings.flush_seconds)),
             asyncio.create_task(webhooks.loop()),
         ]
 
@@ -95,6 +97,8 @@ def create_app() -> FastAPI:
             for t in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await t
+            with contextlib.suppress(Exception):
+                await monitor.flush()
             with contextlib.suppress(Exception):
                 await monitor.save_checkpoint()
             await relay.stop()

@@ -5,7 +5,10 @@ from egsu.core.settings import Settings
 
 class MonitoringSettings(Settings):
     service_name: str = "monitoring"
-    consumer_batch: int = 16  # ingest batches fetched at a time
+    consumer_batch: int = (
+        4  # ingest batches fetched at a time (few: each waits for those before it)
+    )
+    flush_seconds: float = 0.5  # live state and arrivals are written this often
     sweep_seconds: float = 2.0  # time-driven evaluation: inactivity, hold times, escalation
     registry_refresh_seconds: float = 600.0  # full reload of the registry's index
     # An interval counts as missed when its data has not come within this many intervals after its

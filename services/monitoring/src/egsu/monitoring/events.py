@@ -119,6 +119,15 @@ async def first_load(monitor: Monitor) -> None:
             delay = min(delay * 2, 10.0)
 
 
+async def flush_loop(monitor: Monitor, interval: float) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await monitor.flush()
+        except Exception:  # the rows stay dirty for the next round
+            log.exception("live state flush failed")
+
+
 async def refresh_loop(monitor: Monitor, interval: float) -> None:
     while True:
         await asyncio.sleep(interval)

@@ -77,6 +77,8 @@ class Monitor:
         self.watermark: float | None = None  # newest receipt time handled
         self.behind = False  # the consumer has messages waiting
         self.directory_ready = asyncio.Event()
+        self.flush_lock = asyncio.Lock()
+        self.pending_arrivals: tuple[list[Any], ...] = ([], [], [], [])
 
     # -- start -----------------------------------------------------------------------------------
 
@@ -148,6 +150,25 @@ class Monitor:
                         True,
                     )
             await self._save_points(s, [c for c, lv in self.live.points.items() if lv.dirty])
+
+    async def flush(self) -> None:
+        """Write the live state of changed points and the arrivals gathered since the last flush."""
+        async with self.flush_lock:
+            codes = [c for c, lv in self.live.points.items() if lv.dirty]
+            arrivals, self.pending_arrivals = self.pending_arrivals, ([], [], [], [])
+            if not codes and not arrivals[0]:
+                return
+            try:
+                async with self.db.transaction() as s:
+                    await self._save_points(s, codes)
+                    if arrivals[0]:
+                        await self._save_arrivals(s, arrivals)
+            except BaseException:
+                for c in codes:  # try again at the next flush
+                    self.live.points[c].dirty = True
+                for pending, old in zip(self.pending_arrivals, arrivals, strict=True):
+                    pending[:0] = old
+                raise
 
     async def _save_points(self, s: AsyncSession, codes: list[str]) -> None:
         rows = []
@@ -241,9 +262,10 @@ class Monitor:
                 signals += self._events(raw.get("events") or [], rules_of, points, touched, now)
                 anomaly_qs = {q for r in self.rules.of_kind("anomaly") for q in r.quantities}
                 self.evaluator.learn(groups, anomaly_qs, rules_of, points)
-                await self._save_points(s, sorted(touched))
-                if arrivals[0]:
-                    await self._save_arrivals(s, arrivals)
+                # live state and arrivals are written by the flusher (every half second), so a
+                # batch's own transaction holds only its receipt mark and its alarms
+                for pending, new in zip(self.pending_arrivals, arrivals, strict=True):
+                    pending.extend(new)
                 await self.engine.apply(s, signals, now_dt)
             self.batches += 1
             self.readings += len(ts_all)
