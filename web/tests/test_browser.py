@@ -207,3 +207,37 @@ def test_auditor_lands_on_the_journal_and_verifies_it(browser: object, stack: St
         page.wait_for_load_state("networkidle")
     shot(page, "audit-en")
     page.context.close()
+
+
+def test_operator_sees_an_alarm_arrive_live_and_acknowledges_it(
+    browser: object, stack: Stack
+) -> None:
+    world = World(stack, interval_min=1, criticality=1)
+    page = sign_in(browser, stack, "operator", "en")
+    page.goto(f"{console_url(stack)}/alarms")
+    if page.locator("#live-status").count() == 0:
+        pytest.skip("the monitoring service is not deployed in this installation")
+    page.wait_for_timeout(1500)  # the live stream is open
+    base = (datetime.now(UTC).timestamp() // 60) * 60 - 180
+    t1, t2 = (datetime.fromtimestamp(base + 60 * i, UTC) for i in range(2))
+    readings = [
+        {"point": world.point_code, "quantity": "voltage_l1", "ts": kz(t1), "value": 221_000.0},
+        {"point": world.point_code, "quantity": "voltage_l1", "ts": kz(t2), "value": 176_000.0},
+    ]
+    with stack.sync_client(world.user) as c:
+        r = c.post("/api/v1/ingest/readings", json={"readings": readings})
+        assert r.status_code == 202, r.text
+    # the sag appears in the list without reloading the page (server-sent events)
+    row = page.locator(f"#alarm-table tr:has-text('{world.point_code}')").first
+    row.wait_for(timeout=15000)
+    assert "critical" in row.inner_text().lower()
+    shot(page, "alarms-en")
+    row.locator("a").first.click()
+    page.wait_for_load_state("networkidle")
+    page.fill("#ack-comment", "crew sent to the substation")
+    page.click("form[action$='/acknowledge'] button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    assert "acknowledged" in page.locator(".pagehead .lead").inner_text()
+    assert "crew sent to the substation" in page.locator(".timeline").inner_text()
+    shot(page, "alarm-en")
+    page.context.close()

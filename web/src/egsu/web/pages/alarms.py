@@ -9,6 +9,7 @@ import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
+from egsu.contracts.regions import REGIONS
 from egsu.web.console import Ctx, PageNotFound, check_csrf, screen
 from egsu.web.gateway import ApiError
 
@@ -42,6 +43,7 @@ async def alarms(
         state=state,
         severity=severity or "",
         region_kato=region_kato or "",
+        regions_map={r.kato: r.name(ctx.lang.code) for r in REGIONS},
     )
 
 

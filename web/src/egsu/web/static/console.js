@@ -31,6 +31,15 @@
     var lang = document.documentElement.lang;
     var terms = JSON.parse((document.getElementById("alarm-terms") || {}).textContent || "{}");
     function name(kind, code) { return (terms[kind] && terms[kind][code]) || code; }
+    // dd.mm.yyyy hh:mm in Kazakhstan time (UTC+05:00), as the server writes it
+    function localTime(iso) {
+      var t = Date.parse(iso);
+      if (isNaN(t)) return "";
+      var d = new Date(t + 5 * 3600 * 1000);
+      function p(n) { return (n < 10 ? "0" : "") + n; }
+      return p(d.getUTCDate()) + "." + p(d.getUTCMonth() + 1) + "." + d.getUTCFullYear() +
+        " " + p(d.getUTCHours()) + ":" + p(d.getUTCMinutes());
+    }
     es.addEventListener("unavailable", function () { badge.classList.add("off"); es.close(); });
     es.onerror = function () { badge.classList.add("off"); };
     es.onopen = function () { badge.classList.remove("off"); };
@@ -63,6 +72,8 @@
       row.cells[1].firstChild.textContent = msg;
       row.cells[2].textContent = a.point_code || a.object_id || "";
       row.cells[2].className = "mono";
+      row.cells[3].textContent = name("region", a.region_kato || "") || "";
+      row.cells[4].textContent = localTime(a.raised_at);
       row.cells[5].innerHTML = '<span class="st st-' + a.state + '"></span>';
       row.cells[5].firstChild.textContent = name("state", a.state);
     }
