@@ -21,7 +21,7 @@ from egsu.contracts.regions import REGIONS, REGIONS_BY_KATO
 from egsu.web.gateway import Api, LoginRequired
 from egsu.web.i18n import LANG_COOKIE, LANGUAGES, N_, Lang, pick_language
 from egsu.web.sessions import Session
-from egsu.web.vocab import quantity_name, term
+from egsu.web.vocab import quantity_name, term, unit_of
 
 templates = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
 templates.env.add_extension("jinja2.ext.do")
@@ -38,6 +38,7 @@ SCREENS: dict[str, tuple[str, ...]] = {
     "receipt": (*WIDE, "subject"),
     "alarms": (*WIDE, "subject"),
     "alarms.act": ("ministry", "operator", "subject"),
+    "alarms.control": ("ministry", "operator"),
     "corrections": ("ministry", "operator", "subject"),
     "corrections.review": ("ministry", "operator"),
     "registry": WIDE,
@@ -225,6 +226,7 @@ def render(ctx: Ctx, template: str, status_code: int = 200, **values: Any) -> HT
             "regions": REGIONS,
             "term": lambda code: term(ctx.lang, code),
             "qname": lambda code: quantity_name(ctx.lang, code),
+            "unit_of": unit_of,
             **values,
         },
         status_code=status_code,

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
 from egsu.contracts.regions import REGIONS
-from egsu.web.console import Ctx, PageNotFound, check_csrf, screen
+from egsu.web.console import Ctx, Denied, PageNotFound, check_csrf, screen
 from egsu.web.gateway import ApiError
 
 router = APIRouter(include_in_schema=False)
@@ -100,6 +100,8 @@ async def act(
     check_csrf(ctx, str(form.get("csrf", "")))
     if action not in ("acknowledge", "comments", "clear", "close"):
         raise PageNotFound()
+    if action in ("clear", "close") and not ctx.may("alarms.control"):
+        raise Denied("alarms.control")
     comment = str(form.get("comment", "")).strip() or None
     try:
         await ctx.api.post(f"{MON}/alarms/{aid}/{action}", {"comment": comment})
