@@ -261,9 +261,11 @@ def test_each_bad_reading_is_rejected_by_itself(stack: Stack) -> None:
     assert fields[5] == "readings[5].ts" and fields[4] == "readings[4].unit"
     wait_stored(stack, receipt["receipt_id"])
     got = readings(stack, world.user, world.point_code, t[0] - timedelta(minutes=5), t[2])
-    assert [(g["ts"][:16], g["value"]) for g in got] == [
-        (t[0].isoformat()[:16], 1500.0),
-        (t[2].isoformat()[:16], 2.0),
+    # the interval whose reading was rejected is estimated between its neighbours
+    assert [(g["ts"][:16], g["value"], g["quality"]) for g in got] == [
+        (t[0].isoformat()[:16], 1500.0, "valid"),
+        (t[1].isoformat()[:16], 751.0, "estimated"),
+        (t[2].isoformat()[:16], 2.0, "valid"),
     ]
 
 

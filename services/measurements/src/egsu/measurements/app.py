@@ -8,14 +8,17 @@ import contextlib
 import asyncpg
 from fastapi import FastAPI
 
+from egsu.auth.client import service_client
 from egsu.contracts.streams import INGEST_BATCHES
 from egsu.core.service import add_ready_check, create_service_app
 from egsu.core.settings import get_settings
 from egsu.measurements.api import router
 from egsu.measurements.catalog import Catalog
 from egsu.measurements.config import MeasurementsSettings
-from egsu.measurements.events import Historian
+from egsu.measurements.events import Historian, subscribe_registry_changes
 from egsu.measurements.models import SCHEMA, outbox
+from egsu.measurements.points import PointDirectory
+from egsu.measurements.vee.config import RuleBook
 from egsu.runtime import Runtime, service_lifespan
 from egsu.runtime.outbox import OutboxRelay
 
@@ -44,7 +47,23 @@ def create_app() -> FastAPI:
         app.state.catalog = catalog
         relay = OutboxRelay(rt.db, rt.bus, outbox)
         relay.start()
-        historian = Historian(pool, catalog, relay, settings.workers)
+        app.state.relay = relay
+        registry = service_client(settings, "registry", timeout=30)
+        directory = PointDirectory(registry, settings.point_cache_seconds)
+        app.state.directory = directory
+        rulebook = RuleBook(settings.vee_rules_off, settings.vee_thresholds)
+        app.state.rulebook = rulebook
+        sub = await subscribe_registry_changes(rt.bus, directory)
+        historian = Historian(
+            pool,
+            catalog,
+            relay,
+            settings.workers,
+            directory,
+            rulebook,
+            settings.vee_stats_refresh_hours * 3600,
+            settings.vee_stats_window_hours * 3600,
+        )
         app.state.historian = historian
         rt.bus.consumer(
             stream="INGEST",
@@ -67,7 +86,10 @@ def create_app() -> FastAPI:
             flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await flusher
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
             await relay.stop()
+            await registry.aclose()
             await pool.close()
 
         rt.closers.append(stop)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import date
 
@@ -128,11 +129,10 @@ class Catalog:
                 continue
             start = date(y, mth, 1)
             end = date(y + (mth == 12), mth % 12 + 1, 1)
-            try:
+            # another writer may create it at the same moment
+            with contextlib.suppress(asyncpg.DuplicateTableError, asyncpg.UniqueViolationError):
                 await pool_conn.execute(
                     f"CREATE TABLE IF NOT EXISTS measurements.{name} PARTITION OF measurements.reading "
                     f"FOR VALUES FROM ('{start.isoformat()}T00:00:00+00') TO ('{end.isoformat()}T00:00:00+00')"
                 )
-            except (asyncpg.DuplicateTableError, asyncpg.UniqueViolationError):
-                pass  # another writer created it a moment ago
             self.partitions.add(name)
