@@ -114,7 +114,9 @@ class Harness:
             await flush_group_deltas(conn)
         return res
 
-    async def readings(self, code: str, quantity: str, *, all_versions: bool = False) -> list[dict[str, Any]]:
+    async def readings(
+        self, code: str, quantity: str, *, all_versions: bool = False
+    ) -> list[dict[str, Any]]:
         p = self.catalog.points[code]
         q = self.catalog.quantities[quantity]
         async with self.pool.acquire() as conn:

@@ -27,4 +27,3 @@ async def test_spike_is_kept_as_a_version_and_estimated(harness: Harness) -> Non
     est = at[1]
     assert est["current"] and est["origin"] == 1 and est["quality"] == 3
     assert abs(est["value"] - (v[39] + v[41]) / 2) < 1e-6
-

@@ -13,8 +13,10 @@ from egsu.contracts.streams import INGEST_BATCHES
 from egsu.core.service import add_ready_check, create_service_app
 from egsu.core.settings import get_settings
 from egsu.measurements.api import router
+from egsu.measurements.api_vee import router as vee_router
 from egsu.measurements.catalog import Catalog
 from egsu.measurements.config import MeasurementsSettings
+from egsu.measurements.corrections import Corrections
 from egsu.measurements.events import Historian, subscribe_registry_changes
 from egsu.measurements.models import SCHEMA, outbox
 from egsu.measurements.points import PointDirectory
@@ -65,6 +67,9 @@ def create_app() -> FastAPI:
             settings.vee_stats_window_hours * 3600,
         )
         app.state.historian = historian
+        assert rt.audit is not None
+        app.state.corrections = Corrections(pool, catalog, rt.audit, rulebook, relay)
+        warm = asyncio.create_task(directory.warm())
         rt.bus.consumer(
             stream="INGEST",
             durable="measurements",
@@ -83,6 +88,7 @@ def create_app() -> FastAPI:
         add_ready_check(app, "pool", ping_pool)
 
         async def stop() -> None:
+            warm.cancel()
             flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await flusher
@@ -103,6 +109,6 @@ def create_app() -> FastAPI:
             "stamped at the end of their interval; hour buckets are labelled by their start; days and months "
             "are Kazakhstan's (UTC+05:00)."
         ),
-        routers=[router],
+        routers=[router, vee_router],
         lifespan=service_lifespan(settings, schema=SCHEMA, bus=True, on_start=on_start),
     )

@@ -115,6 +115,35 @@ class Catalog:
         self._remember(p)
         return p
 
+    async def point_by_id(self, conn: asyncpg.Connection, pid: int) -> Point | None:
+        if pid in self.by_id:
+            return self.by_id[pid]
+        r = await conn.fetchrow(
+            "SELECT id, code, subject_bin, facility_id, region_kato, commodity, interval_min "
+            "FROM measurements.point WHERE id = $1",
+            pid,
+        )
+        if r is None:
+            return None
+        p = Point(**dict(r))
+        self._remember(p)
+        return p
+
+    async def points_where(self, conn: asyncpg.Connection, column: str, value: str) -> list[Point]:
+        """The historian's points of a subject, facility or region."""
+        assert column in ("subject_bin", "facility_id", "region_kato")
+        rows = await conn.fetch(
+            "SELECT id, code, subject_bin, facility_id, region_kato, commodity, interval_min "
+            f"FROM measurements.point WHERE {column} = $1 ORDER BY code",
+            value,
+        )
+        out = []
+        for r in rows:
+            p = Point(**dict(r))
+            self._remember(p)
+            out.append(p)
+        return out
+
     def _remember(self, p: Point) -> None:
         self.points[p.code] = p
         self.by_id[p.id] = p

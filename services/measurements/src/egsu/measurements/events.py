@@ -66,8 +66,7 @@ class Historian:
         )
 
     async def store(self, raw: dict[str, Any], msg_id: str) -> ReadingsStored | None:
-        await self.prepare(raw)
-        vee = await self.vee_inputs(raw["subject_bin"])
+        _, vee = await asyncio.gather(self.prepare(raw), self.vee_inputs(raw["subject_bin"]))
         async with self.pool.acquire() as conn, conn.transaction():
             res = await store_batch(conn, self.catalog, raw, msg_id, vee)
             if res.duplicate_delivery:

@@ -48,6 +48,15 @@ class PointDirectory:
         for k in [k for k in self._cache if k[0] != "subject_bin"]:
             self._cache.pop(k, None)
 
+    async def warm(self) -> None:
+        """Get this service's token early, so the first batch does not wait for it."""
+        if self.registry is None:
+            return
+        try:
+            await self.registry.get("/readyz")
+        except (httpx.HTTPError, ServiceUnavailable) as exc:
+            log.info("registry not reachable yet (%s); the first batch will ask again", exc)
+
     def put(self, key: tuple[str, str], items: list[PointIndexItem]) -> None:
         self._cache[key] = (time.monotonic(), {i.code: i for i in items})
 

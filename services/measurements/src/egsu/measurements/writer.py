@@ -441,7 +441,9 @@ async def _store_readings(
     # --- roll-ups -------------------------------------------------------------------------
     ch_b = np.flatnonzero(becomes)
     est_idx = est_of_batch[ch_b]
-    new_val = np.where(est_idx >= 0, _pick(tg.value, np.maximum(est_idx, 0), est_idx >= 0, 0.0), val[ch_b])
+    new_val = np.where(
+        est_idx >= 0, _pick(tg.value, np.maximum(est_idx, 0), est_idx >= 0, 0.0), val[ch_b]
+    )
     new_qual = np.where(est_idx >= 0, ESTIMATED, quality[ch_b])
     gap = ~rej
     changes = Changes.concat(

@@ -221,3 +221,33 @@ def profile(
         t.scale[idx] = scale[ok]
         done |= ok
     return t
+
+
+def targets_for_range(f: Frame, ser: Series, s: int, slots: np.ndarray, reason: int) -> Targets:
+    """Targets for the given times of series ``s``, anchored outside them (a re-estimate)."""
+    m = len(slots)
+    usable = f.actual & f.ok & (f.s == s)
+    rows = np.flatnonzero(usable)
+    key = f.ts[rows]
+    lo, hi = int(slots.min()), int(slots.max())
+    li = np.searchsorted(key, lo, side="left") - 1  # last usable before the first slot
+    ri = np.searchsorted(key, hi, side="right")  # first usable after the last slot
+    has_l = li >= 0
+    has_r = ri < len(rows)
+    lrow = rows[li] if has_l else -1
+    rrow = rows[ri] if has_r else -1
+    return Targets(
+        s=np.full(m, s, np.int64),
+        ts=slots.astype(np.int64),
+        reason=np.full(m, reason, np.int64),
+        replaces=np.full(m, -1, np.int64),
+        gap=np.full(m, -1, np.int64),
+        left_ts=np.full(m, f.ts[lrow] if has_l else -1, np.int64),
+        left_v=np.full(m, f.v[lrow] if has_l else np.nan),
+        right_ts=np.full(m, f.ts[rrow] if has_r else -1, np.int64),
+        right_v=np.full(m, f.v[rrow] if has_r else np.nan),
+        value=np.full(m, np.nan),
+        method=np.full(m, -1, np.int64),
+        lag_s=np.zeros(m, np.int64),
+        scale=np.ones(m),
+    )
