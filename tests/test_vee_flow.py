@@ -20,7 +20,7 @@ from egsu.testing.stack import Stack
 from egsu.testing.world import World, facility_body, grid, kz, point_body
 
 pytestmark = pytest.mark.stack
-I = "/api/v1/ingest"
+INGEST = "/api/v1/ingest"
 M = "/api/v1/measurements"
 
 
@@ -36,7 +36,7 @@ def post(stack: Stack, user: str, bin_: str, rows: list[tuple[str, str, datetime
         "readings": [{"point": p, "quantity": q, "ts": kz(t), "value": v} for p, q, t, v in rows],
     }
     with stack.sync_client(user) as c:
-        r = c.post(f"{I}/readings", json=body, headers={"Idempotency-Key": uuid.uuid4().hex})
+        r = c.post(f"{INGEST}/readings", json=body, headers={"Idempotency-Key": uuid.uuid4().hex})
     assert r.status_code == 202, r.text
     assert r.json()["rejected"] == [], r.text
     rid = r.json()["receipt_id"]

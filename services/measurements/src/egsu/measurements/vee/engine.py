@@ -313,9 +313,14 @@ def _own_stats(
     eq_pair = contig & f.actual & f.actual[prev] & (v == v[prev]) & (v != 0)
     run, run_len = _runs(eq_pair)
     long_run = run_len[run] >= ser.stuck_intervals[s]
+    # "normally varies": equal consecutive readings apart from each series' longest run (a stuck
+    # meter makes one long run; a coarse or steady meter makes many)
+    longest = np.zeros(S, np.int64)
+    np.maximum.at(longest, s, np.where(eq_pair, run_len[run], 0))
+    in_longest = eq_pair & (run_len[run] == longest[s])
     pairs = np.bincount(s[contig & ref & ref[prev]], minlength=S).astype(np.float64)
-    short_eq = np.bincount(s[eq_pair & ~long_run & ref], minlength=S)
-    computed[:, 7] = np.where(pairs > 0, short_eq / np.maximum(pairs, 1), np.nan)
+    other_eq = np.bincount(s[eq_pair & ~in_longest & ref], minlength=S)
+    computed[:, 7] = np.where(pairs > 0, other_eq / np.maximum(pairs, 1), np.nan)
     return computed, eq_pair, run, run_len, long_run
 
 
@@ -366,8 +371,11 @@ def validate(
     # --- statistics of the series' own history ------------------------------------------------
     ref = f.ok
     computed, eq_pair, run, run_len, long_run = _own_stats(f, ser, contig, prev)
-    use_computed = computed[:, 0] >= ser.min_reference
-    stats = np.where(use_computed[:, None], computed, ser.stored)
+    # the stored statistics of the series' own history first (they do not contain this batch),
+    # else what the frame itself holds
+    has_stored = ser.stored[:, 0] >= ser.min_reference
+    use_computed = ~has_stored & (computed[:, 0] >= ser.min_reference)
+    stats = np.where(has_stored[:, None], ser.stored, computed)
     enough = stats[:, 0] >= ser.min_reference
     q05, q25, q50, q75, q95, nonzero, equal = (stats[:, j] for j in range(1, 8))
 
@@ -457,7 +465,11 @@ def validate(
         ref_out = ref & ~cand
         n_out = np.bincount(s[ref_out], minlength=S)
         nz_out = np.bincount(s[ref_out & (v != 0)], minlength=S)
-        share = np.where(n_out >= ser.min_reference / 2, nz_out / np.maximum(n_out, 1), nonzero)
+        share = np.where(
+            has_stored,
+            ser.stored[:, 6],
+            np.where(n_out >= ser.min_reference / 2, nz_out / np.maximum(n_out, 1), np.nan),
+        )
         works = share >= ser.zero_working_share
         zstart = np.flatnonzero(~zero_pair)
         hit(
@@ -477,7 +489,8 @@ def validate(
     if volt.any():
         u = ser.u_nom
         phase = u / math.sqrt(3)
-        uref = np.where(np.abs(q50 / phase - 1) < np.abs(q50 / u - 1), phase, u)
+        med = np.where(np.isnan(q50), computed[:, 3], q50)
+        uref = np.where(np.abs(med / phase - 1) < np.abs(med / u - 1), phase, u)
         uref = np.where(np.isnan(uref), u, uref)[si]
         devu = v / uref - 1
         tol = ser.v_tol[si]
@@ -644,10 +657,25 @@ def _registers(f: Frame, ser: Series, hit: object, contig: np.ndarray, prev: np.
     )
     roll_guess = ~complete & (wrapped >= 0) & (wrapped <= 0.1 * limit)
     rollover = neg & ~np.isnan(limit) & (roll_sum | roll_guess)
-    decrease = neg & ~rollover
     adv = np.where(rollover, wrapped, delta)
     mism = adv - total
-    bad = complete & (np.abs(mism) > tol) & ~decrease
+    tol = tol_pct * np.maximum(np.abs(total), np.abs(adv)) + 1e-3 * (expected + 1)
+    bad = complete & (np.abs(mism) > tol)
+    # blame: two opposite mismatches in a row mean the register reading between them is wrong
+    # (too high: the next advance is short or negative; too low: it reads less than before);
+    # a lone mismatch means the interval readings of that span are wrong
+    nb = len(k)
+    nxt_same = np.zeros(nb, bool)
+    nxt_same[:-1] = (sk[1:] == sk[:-1]) & (kp[1:] == k[:-1])
+    pair_first = np.zeros(nb, bool)
+    pair_first[:-1] = (
+        bad[:-1] & bad[1:] & nxt_same[:-1] & (np.abs(mism[:-1] + mism[1:]) <= tol[:-1] + tol[1:])
+    )
+    pair_second = np.zeros(nb, bool)
+    pair_second[1:] = pair_first[:-1]
+    decrease = neg & ~rollover & ~pair_first & ~pair_second
+    reg_bad = pair_first
+    span_bad = bad & ~pair_first & ~pair_second & ~decrease
 
     def mark(mask: np.ndarray) -> np.ndarray:
         out = np.zeros(n, bool)
@@ -675,21 +703,8 @@ def _registers(f: Frame, ser: Series, hit: object, contig: np.ndarray, prev: np.
         previous=spread(v[kp]),
         advance=spread(delta),
     )  # type: ignore[operator]
-    if not bad.any():
+    if not (reg_bad.any() or span_bad.any()):
         return
-    # blame: two opposite mismatches in a row mean the register reading between them is wrong;
-    # a lone mismatch means the interval readings of that span are wrong
-    nb = len(k)
-    nxt_same = np.zeros(nb, bool)
-    nxt_same[:-1] = (sk[1:] == sk[:-1]) & (kp[1:] == k[:-1])
-    pair_first = np.zeros(nb, bool)
-    pair_first[:-1] = (
-        bad[:-1] & bad[1:] & nxt_same[:-1] & (np.abs(mism[:-1] + mism[1:]) <= tol[:-1] + tol[1:])
-    )
-    pair_second = np.zeros(nb, bool)
-    pair_second[1:] = pair_first[:-1]
-    reg_bad = pair_first
-    span_bad = bad & ~pair_first & ~pair_second
     flagged = mark(reg_bad)
     # the interval rows of the blamed spans
     if span_bad.any():
