@@ -155,9 +155,13 @@ async def stored_stats(
 
 
 async def history(
-    conn: asyncpg.Connection, pid: np.ndarray, qid: np.ndarray, start: float, end: float
+    conn: asyncpg.Connection,
+    pid: np.ndarray,
+    qid: np.ndarray,
+    start: np.ndarray,
+    end: np.ndarray,
 ) -> Rows:
-    """Current valid actual readings of the series in (start, end], for their statistics."""
+    """Current valid actual readings of each series in its (start, end], for its statistics."""
     if not len(pid):
         return Rows.of(None)
     return Rows.of(
@@ -165,18 +169,17 @@ async def history(
             AGG.format(
                 inner="""
                 SELECT k.i, extract(epoch FROM r.ts) AS t, r.value, r.version, r.quality, r.rules, r.origin
-                FROM unnest($1::int[], $2::int2[], $3::int[]) AS k(p, q, i)
+                FROM unnest($1::int[], $2::int2[], $3::int[], $4::float8[], $5::float8[]) AS k(p, q, i, a, b)
                 JOIN measurements.reading r
                   ON r.point_id = k.p AND r.quantity_id = k.q AND r.current AND r.origin = 0
-                 AND r.quality = 0 AND r.ts > to_timestamp($4) AND r.ts <= to_timestamp($5)
-                ORDER BY k.i, r.ts
+                 AND r.quality = 0 AND r.ts > to_timestamp(k.a) AND r.ts <= to_timestamp(k.b)
                 """
             ),
             pid.tolist(),
             qid.tolist(),
             list(range(len(pid))),
-            start,
-            end,
+            start.astype(np.float64).tolist(),
+            end.astype(np.float64).tolist(),
         )
     )
 

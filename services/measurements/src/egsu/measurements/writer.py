@@ -234,7 +234,6 @@ async def _store_readings(
             specs.append(_spec(catalog, vee, sp.pid, oq))
             ranges_of.append(i)
     ser = Series(specs)
-    S = ser.size
     ro = np.asarray(ranges_of, np.int64)
     k_back = (
         np.maximum(
@@ -280,17 +279,19 @@ async def _store_readings(
     res.unchanged = int(same_first.sum())
     res.inserted = int(insert.sum())
 
-    # --- statistics for series whose batch is too small to carry its own -------------------
+    # --- statistics of each series' own history before the batch, refreshed when stale -------
     stored, age = await vee_io.stored_stats(conn, ser.pid, ser.qid)
     ser.stored = stored
     ok_ctx = (ctx.origin == ACTUAL) & (ctx.quality == VALID)
-    n_ref = np.bincount(ctx.i[ok_ctx], minlength=S) + np.bincount(s_row[becomes], minlength=S)
-    stale = (n_ref < ser.min_reference) & (age > vee.stats_refresh_s)
-    refresh = np.flatnonzero(stale)
+    # stale, or too short to judge by yet (a new point: asked again until it has enough)
+    refresh = np.flatnonzero((age > vee.stats_refresh_s) | ~(stored[:, 0] >= ser.min_reference))
     if len(refresh):
-        end = float(b.max())
         hist = await vee_io.history(
-            conn, ser.pid[refresh], ser.qid[refresh], end - vee.stats_window_s, end
+            conn,
+            ser.pid[refresh],
+            ser.qid[refresh],
+            a[refresh] + k_back[refresh] * ser.step[refresh] - vee.stats_window_s,
+            a[refresh] + k_back[refresh] * ser.step[refresh],
         )
         hf = Frame.build(
             refresh[hist.i],
@@ -301,9 +302,8 @@ async def _store_readings(
             np.ones(len(hist), bool),
         )
         fresh = series_stats(hf, ser)[refresh]
-        good = fresh[:, 0] >= ser.min_reference[refresh]
-        ser.stored[refresh[good]] = fresh[good]
-        await vee_io.save_stats(conn, ser.pid[refresh[good]], ser.qid[refresh[good]], fresh[good])
+        ser.stored[refresh] = fresh
+        await vee_io.save_stats(conn, ser.pid[refresh], ser.qid[refresh], fresh)
 
     # --- the frame: current readings with the batch's new values in place -------------------
     bi = np.flatnonzero(becomes)
@@ -487,9 +487,6 @@ async def _store_readings(
     await _findings(
         conn, ser, f, verdict, tg, batch_rows, est_version, up_rows, up_ctx, ctx, add[up]
     )
-    computed = np.flatnonzero(verdict.computed & (age > vee.stats_refresh_s))
-    if len(computed):
-        await vee_io.save_stats(conn, ser.pid[computed], ser.qid[computed], verdict.stats[computed])
 
 
 def _spec(catalog: Catalog, vee: VeeInputs, pid: int, qid: int) -> SeriesSpec:
