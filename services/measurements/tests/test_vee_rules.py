@@ -185,8 +185,19 @@ def test_spike_against_the_points_own_history() -> None:
     shifted[120:] *= 1.4
     f, v = one("active_import", shifted)
     assert hits(f, v, R.SPIKE) == []
-    f, v = one("active_import", values[80:110])
+    f, v = one("active_import", values[90:110])  # 20 readings: fewer than min_reference
     assert hits(f, v, R.SPIKE) == []
+
+
+def test_a_whole_day_at_twice_the_load_is_not_a_row_of_spikes() -> None:
+    normal = shape(96)
+    stats = (288, *np.quantile(normal, [0.05, 0.25, 0.5, 0.75, 0.95]).tolist(), 1.0, 0.0)
+    f, v = one("active_import", normal * 2.6, stats=stats)
+    assert hits(f, v, R.SPIKE) == []
+    spiky = normal.copy()
+    spiky[50] *= 6
+    f, v = one("active_import", spiky, stats=stats)
+    assert hits(f, v, R.SPIKE) == [51]
 
 
 def test_spike_uses_stored_statistics_for_a_small_batch() -> None:

@@ -414,6 +414,15 @@ def validate(
     dev = v - q50[si]
     z = np.abs(dev) / scale
     extreme = np.maximum(np.abs(q05), np.abs(q95))[si]
+    # a spike stands out from the level of its neighbours too: a whole day at twice the usual
+    # load is consumption above the norm, not a row of spikes
+    nxt = np.minimum(np.arange(n) + 1, max(n - 1, 0))
+    contig_next = np.zeros(n, bool)
+    contig_next[:-1] = contig[1:]
+    sides = contig.astype(np.float64) + contig_next
+    near = (
+        np.where(contig, np.abs(vp), 0.0) + np.where(contig_next, np.abs(v[nxt]), 0.0)
+    ) / np.maximum(sides, 1)
     upward_ok = ~ser.nonneg_upward[si] | (dev > 0)
     spike = (
         batch
@@ -423,7 +432,7 @@ def validate(
         & (extreme > 0)
         & upward_ok
         & (z >= ser.spike_z[si])
-        & (np.abs(v) >= ser.spike_ratio[si] * extreme)
+        & (np.abs(v) >= ser.spike_ratio[si] * np.maximum(extreme, near))
     )
     hit(
         R.SPIKE,
@@ -434,6 +443,7 @@ def validate(
         z=z,
         z_max=ser.spike_z[si],
         usual_extreme=extreme,
+        neighbours=near,
         ratio_max=ser.spike_ratio[si],
     )
 
