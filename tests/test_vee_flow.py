@@ -56,6 +56,16 @@ def get(stack: Stack, user: str, path: str, **params: Any) -> Any:
     return r.json()
 
 
+def until(fetch: Any, done: Any, timeout: float = 20.0) -> Any:
+    """Poll ``fetch()`` until ``done(result)`` (gap estimates come a few seconds after a batch)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = fetch()
+        if done(got) or time.monotonic() > deadline:
+            return got
+        time.sleep(0.2)
+
+
 def native(stack: Stack, user: str, code: str, q: str, a: datetime, b: datetime, **kw: Any) -> Any:
     return get(
         stack, user, f"/points/{code}/readings", quantity=q, **{"from": kz(a), "to": kz(b)}, **kw
@@ -135,7 +145,12 @@ def test_estimate_is_replaced_when_the_actual_arrives_and_rollups_follow(stack: 
         world.bin,
         [(world.point_code, "active_import", t[i], values[i]) for i in (0, 1, 2, 3, 6, 7)],
     )
-    items = native(stack, world.user, world.point_code, "active_import", day, t[-1], explain="true")
+    items = until(
+        lambda: native(
+            stack, world.user, world.point_code, "active_import", day, t[-1], explain="true"
+        ),
+        lambda got: sum(1 for i in got if i["quality"] == "estimated") == 2,
+    )
     assert [(i["value"], i["quality"]) for i in items] == [
         (v, "valid" if k not in (4, 5) else "estimated") for k, v in enumerate(values)
     ]
@@ -406,7 +421,10 @@ def test_quality_shares_and_network_indicators(stack: Stack) -> None:
         w.bin,
         [(w.point_code, "active_import", q15[i], vals[i]) for i in range(96) if i not in (5, 6)],
     )
-    q = get(stack, w.user, f"/quality/points/{w.point_code}", **span)
+    q = until(
+        lambda: get(stack, w.user, f"/quality/points/{w.point_code}", **span),
+        lambda got: got["counts"]["estimated"] == 3,
+    )
     assert q["counts"]["expected"] == 96
     assert (q["counts"]["valid"], q["counts"]["estimated"], q["counts"]["missing"]) == (93, 3, 0)
     assert q["shares"]["estimated"] == pytest.approx(3 / 96, abs=1e-4)

@@ -20,6 +20,8 @@ from egsu.infra import InfraUrls
 from egsu.measurements import migrations
 from egsu.measurements.app import asyncpg_dsn
 from egsu.measurements.catalog import Catalog
+from egsu.measurements.estimator import estimate_due_gaps
+from egsu.measurements.points import PointDirectory
 from egsu.measurements.rollups import flush_group_deltas
 from egsu.measurements.vee.config import RuleBook
 from egsu.measurements.writer import Result, VeeInputs, months_of, store_batch
@@ -113,6 +115,15 @@ class Harness:
         async with self.pool.acquire() as conn:
             await flush_group_deltas(conn)
         return res
+
+    async def estimate(self) -> int:
+        """Run the gap estimator now (as the historian does a few seconds after a batch)."""
+        directory = PointDirectory(None, 3600)
+        directory.put(("subject_bin", self.bin), list(self.infos.values()))
+        n = await estimate_due_gaps(self.pool, self.catalog, directory, self.rulebook, -1.0)
+        async with self.pool.acquire() as conn:
+            await flush_group_deltas(conn)
+        return n
 
     async def readings(
         self, code: str, quantity: str, *, all_versions: bool = False

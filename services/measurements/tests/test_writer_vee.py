@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from egsu.measurements.corrections import apply_values
 from egsu.measurements.vee import rules as R
@@ -104,3 +105,33 @@ async def test_a_run_extended_by_a_later_batch_flags_the_earlier_readings(harnes
     same_hour = [i for i in range(1, 193) if (T0 + 900 * i - 1) // 3600 == label]
     in_run = sum(1 for i in same_hour if 151 <= i <= 166)
     assert (r["count"], r["suspect_count"], r["valid_count"]) == (4, in_run, 4 - in_run)
+
+
+async def test_gaps_are_estimated_later_unless_a_batch_fills_them_first(harness: Harness) -> None:
+    code = harness.point(quantities=[Q])
+    v = day(24)
+    await harness.store(rows(code, v[:6]))
+    await harness.store(rows(code, v[10:], first=10))  # intervals 7..10 missing
+    await harness.store(rows(code, v[14:16], first=14))
+    assert [g["t"] for g in await harness.readings(code, Q)] == [
+        T0 + 900 * i for i in (*range(1, 7), *range(11, 25))
+    ]
+    await harness.store(rows(code, v[6:8], first=6))  # the late batch fills half of the gap
+    assert await harness.estimate() == 2
+    got = await harness.readings(code, Q)
+    est = [g for g in got if g["origin"] == 1]
+    assert [(g["t"] - T0) // 900 for g in est] == [9, 10]
+    assert [g["rules"] for g in est] == [R.GAP, R.GAP] and {g["quality"] for g in est} == {3}
+    step = (v[10] - v[7]) / 3
+    assert [round(g["value"], 6) for g in est] == [round(v[7] + step, 6), round(v[7] + 2 * step, 6)]
+    h = await hour(harness, code, 9)
+    assert h["estimated_count"] >= 1 and h["count"] == h["valid_count"] + h["estimated_count"]
+    # the actual replaces the estimate, even with the very same value, and the roll-up follows
+    await harness.store([(code, Q, T0 + 900 * 9, est[0]["value"])])
+    got = {(g["t"] - T0) // 900: g for g in await harness.readings(code, Q)}
+    assert (got[9]["origin"], got[9]["quality"], got[9]["version"]) == (0, 0, 2)
+    h2 = await hour(harness, code, 9)
+    assert h2["estimated_count"] == h["estimated_count"] - 1 and h2["sum"] == pytest.approx(
+        h["sum"]
+    )
+    assert await harness.estimate() == 0

@@ -80,6 +80,11 @@ def create_app() -> FastAPI:
             max_ack_pending=64,
         )
         flusher = asyncio.create_task(historian.flusher(settings.rollup_flush_seconds))
+        estimator = asyncio.create_task(
+            historian.estimator(
+                settings.vee_estimate_every_seconds, settings.vee_estimate_delay_seconds
+            )
+        )
 
         async def ping_pool() -> None:
             async with pool.acquire() as conn:
@@ -90,8 +95,11 @@ def create_app() -> FastAPI:
         async def stop() -> None:
             warm.cancel()
             flusher.cancel()
+            estimator.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await flusher
+            with contextlib.suppress(asyncio.CancelledError):
+                await estimator
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
             await relay.stop()

@@ -17,4 +17,7 @@ class MeasurementsSettings(Settings):
     vee_thresholds: dict[str, dict[str, float]] = Field(default_factory=dict)
     vee_stats_refresh_hours: float = 6.0  # statistics of a series older than this are recomputed …
     vee_stats_window_hours: float = 72.0  # … from this much of its own history
+    # gaps are estimated this long after a batch found them (a batch still on its way may fill them)
+    vee_estimate_delay_seconds: float = 5.0
+    vee_estimate_every_seconds: float = 1.0
     correction_max_intervals: int = 10_000  # largest correction

@@ -16,6 +16,7 @@ from egsu.bus import Delivery
 from egsu.contracts.readings import IngestBatch, ReadingsStored
 from egsu.contracts.streams import READINGS_STORED, REGISTRY_CHANGED
 from egsu.measurements.catalog import Catalog
+from egsu.measurements.estimator import estimate_due_gaps
 from egsu.measurements.points import PointDirectory
 from egsu.measurements.vee.config import RuleBook
 from egsu.measurements.writer import VeeInputs, flush_group_deltas, months_of, store_batch, utc
@@ -46,6 +47,7 @@ class Historian:
         self.sem = asyncio.Semaphore(workers)
         self.flush_wake = asyncio.Event()
         self.stored = 0
+        self.estimated = 0
 
     async def prepare(self, raw: dict[str, Any]) -> None:
         """Point and quantity numbers and partitions, committed before the batch's own transaction."""
@@ -120,6 +122,21 @@ class Historian:
             self.flush_wake.set()
 
         return handle
+
+    async def estimator(self, every: float, delay: float) -> None:
+        """Estimate the gaps batches found once they are ``delay`` seconds old."""
+        while True:
+            await asyncio.sleep(every)
+            try:
+                n = await estimate_due_gaps(
+                    self.pool, self.catalog, self.directory, self.rulebook, delay
+                )
+            except (asyncpg.PostgresError, OSError) as exc:
+                log.warning("gap estimation failed (%s); retrying", exc)
+                continue
+            if n:
+                self.estimated += n
+                self.flush_wake.set()
 
     async def flusher(self, interval: float) -> None:
         """Fold group deltas into group roll-ups shortly after each batch (and at least every interval)."""

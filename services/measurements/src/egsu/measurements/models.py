@@ -162,6 +162,18 @@ vee_finding = Table(
     Column("detail", JSONB, nullable=False),
 )
 
+# Gaps a batch revealed, estimated by the estimator once no batch is likely to fill them any more.
+vee_gap = Table(
+    "vee_gap",
+    metadata,
+    Column("point_id", Integer, primary_key=True),
+    Column("quantity_id", SmallInteger, primary_key=True),
+    Column("after_ts", DateTime(timezone=True), primary_key=True),
+    Column("before_ts", DateTime(timezone=True), nullable=False),
+    Column("detected_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index(None, "detected_at"),
+)
+
 # Robust statistics of a series' own recent history, for batches too small to carry their own.
 vee_series = Table(
     "vee_series",

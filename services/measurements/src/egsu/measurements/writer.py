@@ -329,8 +329,10 @@ async def _store_readings(
     day_prior = await _day_prior(conn, ser, f)
     verdict = validate(f, ser, received_at, outages, day_prior)
 
-    # --- estimates ------------------------------------------------------------------------
-    tg = E.linear(E.targets(f, ser, verdict), ser)
+    # --- estimates of rejected readings (gaps go to the estimator: a batch still on its way
+    # may fill them) ------------------------------------------------------------------------
+    await _record_gaps(conn, ser, f, verdict)
+    tg = E.linear(E.targets(f, ser, verdict, gaps=False), ser)
     ks, kt = E.profile_keys(tg, ser)
     if len(ks):
         vals = await vee_io.values_at(conn, ser.pid[ks], ser.qid[ks], kt)
@@ -445,7 +447,6 @@ async def _store_readings(
         est_idx >= 0, _pick(tg.value, np.maximum(est_idx, 0), est_idx >= 0, 0.0), val[ch_b]
     )
     new_qual = np.where(est_idx >= 0, ESTIMATED, quality[ch_b])
-    gap = ~rej
     changes = Changes.concat(
         [
             Changes(
@@ -457,16 +458,6 @@ async def _store_readings(
                 cur_quality[ch_b],
                 new_val,
                 new_qual,
-            ),
-            Changes(
-                ser.pid[tg.s[gap]],
-                ser.qid[tg.s[gap]],
-                tg.ts[gap].astype(np.float64),
-                np.zeros(int(gap.sum()), bool),
-                np.zeros(int(gap.sum())),
-                np.full(int(gap.sum()), -1),
-                tg.value[gap],
-                np.full(int(gap.sum()), ESTIMATED),
             ),
             Changes(
                 ser.pid[ctx.i[up_ctx]],
@@ -486,6 +477,28 @@ async def _store_readings(
     batch_rows = _BatchRows(pid, qid, ts, val, version, rules, dup, frame_of_batch)
     await _findings(
         conn, ser, f, verdict, tg, batch_rows, est_version, up_rows, up_ctx, ctx, add[up]
+    )
+
+
+async def _record_gaps(conn: asyncpg.Connection, ser: Series, f: Frame, verdict: Verdict) -> None:
+    """Gaps within the estimation limit, for the estimator."""
+    g = verdict.gaps
+    limit_s = (ser.estimate_max_hours * 3600).astype(np.int64)
+    keep = np.flatnonzero(g.missing * ser.step[g.s] <= limit_s[g.s])
+    if not len(keep):
+        return
+    await conn.execute(
+        """
+        INSERT INTO measurements.vee_gap (point_id, quantity_id, after_ts, before_ts)
+        SELECT p, q, to_timestamp(a), to_timestamp(b) FROM unnest($1::int[], $2::int2[], $3::float8[], $4::float8[])
+             AS k(p, q, a, b)
+        ON CONFLICT (point_id, quantity_id, after_ts) DO UPDATE SET before_ts = EXCLUDED.before_ts,
+          detected_at = now()
+        """,
+        ser.pid[g.s[keep]].tolist(),
+        ser.qid[g.s[keep]].tolist(),
+        f.ts[g.left[keep]].astype(np.float64).tolist(),
+        f.ts[g.right[keep]].astype(np.float64).tolist(),
     )
 
 

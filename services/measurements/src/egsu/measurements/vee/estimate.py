@@ -68,8 +68,9 @@ def _empty() -> Targets:
     return Targets(z, z, z, z, z, z, f, z, f, f, z, z, f)
 
 
-def targets(f: Frame, ser: Series, verdict: Verdict) -> Targets:
-    """Every interval the verdict leaves without a usable value: gap slots and rejected readings."""
+def targets(f: Frame, ser: Series, verdict: Verdict, gaps: bool = True) -> Targets:
+    """Every interval the verdict leaves without a usable value: rejected readings and (unless
+    ``gaps`` is false) the slots of the gaps it found."""
     n = len(f)
     if not n:
         return _empty()
@@ -82,7 +83,7 @@ def targets(f: Frame, ser: Series, verdict: Verdict) -> Targets:
     # gap slots
     g = verdict.gaps
     limit_s = (ser.estimate_max_hours * 3600).astype(np.int64)
-    fill = g.missing * ser.step[g.s] <= limit_s[g.s]
+    fill = (g.missing * ser.step[g.s] <= limit_s[g.s]) & gaps
     gidx = np.flatnonzero(fill)
     gs, gl, gr, gm = g.s[fill], g.left[fill], g.right[fill], g.missing[fill]
     slot_gap = np.repeat(np.arange(len(gs)), gm)

@@ -37,6 +37,24 @@ def upgrade() -> None:
         schema=S,
     )
     op.create_table(
+        "vee_gap",
+        sa.Column("point_id", sa.Integer(), nullable=False),
+        sa.Column("quantity_id", sa.SmallInteger(), nullable=False),
+        sa.Column("after_ts", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("before_ts", sa.DateTime(timezone=True), nullable=False),
+        sa.Column(
+            "detected_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.PrimaryKeyConstraint("point_id", "quantity_id", "after_ts", name=op.f("pk_vee_gap")),
+        schema=S,
+    )
+    op.create_index(
+        op.f("ix_vee_gap_detected_at"), "vee_gap", ["detected_at"], unique=False, schema=S
+    )
+    op.create_table(
         "vee_series",
         sa.Column("point_id", sa.Integer(), nullable=False),
         sa.Column("quantity_id", sa.SmallInteger(), nullable=False),
@@ -105,6 +123,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("correction", schema=S)
     op.drop_table("vee_series", schema=S)
+    op.drop_index(op.f("ix_vee_gap_detected_at"), table_name="vee_gap", schema=S)
+    op.drop_table("vee_gap", schema=S)
     op.drop_table("vee_finding", schema=S)
     for col in ("edited_count", "estimated_count", "suspect_count"):
         op.drop_column("point_hour", col, schema=S)
