@@ -620,18 +620,8 @@ async def _findings(
             int(up_bits[j]),
             details.get(int(up_rows[j]), {}),
         )
-    g = verdict.gaps
-    for i in range(len(tg)):  # per estimate
-        d = {"estimate": tg.details(i)}
-        if tg.replaces[i] >= 0:
-            d.update(details.get(int(tg.replaces[i]), {}))
-        else:
-            k = int(tg.gap[i])
-            d["gap"] = {
-                "missing_intervals": int(g.missing[k]),
-                "after": int(f.ts[g.left[k]]),
-                "before": int(f.ts[g.right[k]]),
-            }
+    for i in range(len(tg)):  # per estimate of a rejected reading
+        d = {"estimate": tg.details(i), **details.get(int(tg.replaces[i]), {})}
         put(
             int(ser.pid[tg.s[i]]),
             int(ser.qid[tg.s[i]]),
