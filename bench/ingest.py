@@ -88,24 +88,40 @@ async def main(args: argparse.Namespace) -> None:
         latencies: list[float] = []
 
         def body(b: int) -> dict:  # type: ignore[type-arg]
-            day = times[b * 96:(b + 1) * 96]
-            return {"subject_bin": world.bin, "readings": [
-                {"point": c, "quantity": "active_export", "ts": kz(t), "value": float((i * 7 + j) % 100)}
-                for j, c in enumerate(codes) for i, t in enumerate(day)]}
+            day = times[b * 96 : (b + 1) * 96]
+            return {
+                "subject_bin": world.bin,
+                "readings": [
+                    {
+                        "point": c,
+                        "quantity": "active_export",
+                        "ts": kz(t),
+                        "value": float((i * 7 + j) % 100),
+                    }
+                    for j, c in enumerate(codes)
+                    for i, t in enumerate(day)
+                ],
+            }
 
         bodies = [httpx.Request("POST", "/", json=body(b)).content for b in range(n_batches)]
         sem = asyncio.Semaphore(args.concurrency)
         killed = False
-        async with httpx.AsyncClient(base_url=stack.url, timeout=120,
-                                     headers={"Authorization": f"Bearer {token}",
-                                              "Content-Type": "application/json"}) as client:
+        async with httpx.AsyncClient(
+            base_url=stack.url,
+            timeout=120,
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        ) as client:
+
             async def post(b: int) -> None:
                 nonlocal killed
                 async with sem:
                     while True:
                         t0 = time.perf_counter()
-                        r = await client.post("/api/v1/ingest/readings", content=bodies[b],
-                                              headers={"Idempotency-Key": f"bench-{world.bin}-{b}"})
+                        r = await client.post(
+                            "/api/v1/ingest/readings",
+                            content=bodies[b],
+                            headers={"Idempotency-Key": f"bench-{world.bin}-{b}"},
+                        )
                         if r.status_code == 202:
                             latencies.append(time.perf_counter() - t0)
                             break
@@ -144,7 +160,9 @@ async def main(args: argparse.Namespace) -> None:
                 while True:
                     n = await conn.fetchval(
                         "SELECT count(*) FROM measurements.reading r JOIN measurements.point p ON p.id = r.point_id "
-                        "WHERE p.code = ANY($1::text[]) AND r.current", codes)
+                        "WHERE p.code = ANY($1::text[]) AND r.current",
+                        codes,
+                    )
                     if n >= total:
                         break
                     await asyncio.sleep(0.2)
@@ -154,17 +172,28 @@ async def main(args: argparse.Namespace) -> None:
             sampler.cancel()
         procs = processes(stack, infra)  # the killed process was replaced
         lat = sorted(latencies)
-        console.print(f"\n[bold]{total:,} readings[/] in {n_batches} batches of {per_batch:,} "
-                      f"({args.concurrency} in flight){' — historian killed mid-way' if killed else ''}")
+        console.print(
+            f"\n[bold]{total:,} readings[/] in {n_batches} batches of {per_batch:,} "
+            f"({args.concurrency} in flight){' — historian killed mid-way' if killed else ''}"
+        )
         console.print(f"stored exactly: {n == total} ({n:,})")
-        console.print(f"receipts: {total / posted:,.0f} readings/s;  end-to-end (queryable): "
-                      f"[bold]{total / stored:,.0f} readings/s[/]")
-        console.print(f"receipt latency p50 {statistics.median(lat) * 1000:.0f} ms, "
-                      f"p99 {lat[int(len(lat) * 0.99) - 1 if len(lat) > 1 else 0] * 1000:.0f} ms")
+        console.print(
+            f"receipts: {total / posted:,.0f} readings/s;  end-to-end (queryable): "
+            f"[bold]{total / stored:,.0f} readings/s[/]"
+        )
+        console.print(
+            f"receipt latency p50 {statistics.median(lat) * 1000:.0f} ms, "
+            f"p99 {lat[int(len(lat) * 0.99) - 1 if len(lat) > 1 else 0] * 1000:.0f} ms"
+        )
         t = Table("process", "CPU s", "CPU % of wall", "peak RSS MB")
         for k, p in procs.items():
             used = cpu_of(p) - cpu0.get(k, 0.0) if k in cpu0 else cpu_of(p)
-            t.add_row(k, f"{used:.1f}", f"{100 * used / stored:.0f}", f"{peak.get(k, rss_of(p)) / 2**20:.0f}")
+            t.add_row(
+                k,
+                f"{used:.1f}",
+                f"{100 * used / stored:.0f}",
+                f"{peak.get(k, rss_of(p)) / 2**20:.0f}",
+            )
         console.print(t)
     finally:
         stack.stop()
@@ -174,7 +203,12 @@ async def main(args: argparse.Namespace) -> None:
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--readings", type=int, default=500_000)
-    ap.add_argument("--batch", type=int, default=5_000, help="readings per batch (rounded to whole days of points)")
+    ap.add_argument(
+        "--batch",
+        type=int,
+        default=5_000,
+        help="readings per batch (rounded to whole days of points)",
+    )
     ap.add_argument("--concurrency", type=int, default=8)
     ap.add_argument("--kill-measurements", action="store_true")
     asyncio.run(main(ap.parse_args()))

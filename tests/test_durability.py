@@ -19,7 +19,7 @@ from egsu.testing.stack import Stack
 from egsu.testing.world import World, grid, kz
 
 pytestmark = pytest.mark.stack
-I = "/api/v1/ingest"
+ING = "/api/v1/ingest"
 
 
 async def count_current(infra: InfraUrls, codes: list[str]) -> int:
@@ -63,7 +63,7 @@ async def test_killing_the_historian_mid_backfill_loses_and_doubles_nothing(
     async with stack.client(world.user) as c:
         for i, b in enumerate(batches):
             r = await c.post(
-                f"{I}/readings", json=b, headers={"Idempotency-Key": f"bf-{world.bin}-{i}"}
+                f"{ING}/readings", json=b, headers={"Idempotency-Key": f"bf-{world.bin}-{i}"}
             )
             assert r.status_code == 202, r.text
             if i == len(batches) // 3:
@@ -93,7 +93,7 @@ def test_bus_down_is_503_and_the_retry_lands_once(stack: Stack, infra_servers: I
     nats.stop()
     try:
         with stack.sync_client(world.user) as c:
-            r = c.post(f"{I}/readings", json=body, headers={"Idempotency-Key": key})
+            r = c.post(f"{ING}/readings", json=body, headers={"Idempotency-Key": key})
         assert r.status_code == 503, r.text
         assert (
             r.headers["content-type"] == "application/problem+json"
@@ -105,14 +105,14 @@ def test_bus_down_is_503_and_the_retry_lands_once(stack: Stack, infra_servers: I
     status = None
     with stack.sync_client(world.user) as c:
         while time.monotonic() < deadline:
-            r = c.post(f"{I}/readings", json=body, headers={"Idempotency-Key": key})
+            r = c.post(f"{ING}/readings", json=body, headers={"Idempotency-Key": key})
             status = r.status_code
             if status == 202:
                 break
             time.sleep(0.5)
         assert status == 202, r.text
         receipt = r.json()
-        again = c.post(f"{I}/readings", json=body, headers={"Idempotency-Key": key}).json()
+        again = c.post(f"{ING}/readings", json=body, headers={"Idempotency-Key": key}).json()
         assert again["receipt_id"] == receipt["receipt_id"]
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -139,7 +139,7 @@ async def test_replay_rebuilds_readings_from_the_raw_archive(
     started = datetime.now(UTC) - timedelta(seconds=5)
     async with stack.client(world.user) as c:
         r = await c.post(
-            f"{I}/readings",
+            f"{ING}/readings",
             json={
                 "subject_bin": world.bin,
                 "readings": [

@@ -15,7 +15,7 @@ from egsu.testing.stack import Stack
 from egsu.testing.world import World, grid, kz
 
 pytestmark = pytest.mark.stack
-I = "/api/v1/ingest"
+ING = "/api/v1/ingest"
 M = "/api/v1/measurements"
 
 
@@ -85,7 +85,7 @@ def test_batch_is_queryable_within_a_second_with_rollups_at_every_level(stack: S
     }
     with stack.sync_client(world.user) as c:
         t0 = time.monotonic()
-        r = c.post(f"{I}/readings", json=body, headers={"Idempotency-Key": uuid.uuid4().hex})
+        r = c.post(f"{ING}/readings", json=body, headers={"Idempotency-Key": uuid.uuid4().hex})
         assert r.status_code == 202, r.text
         receipt = r.json()
         assert (
@@ -168,19 +168,19 @@ def test_same_batch_twice_is_stored_once_with_the_same_receipt(stack: Stack) -> 
     times = grid(datetime(2026, 3, 3, tzinfo=UTC), 6, 5)
     body = batch(world, times)
     with stack.sync_client(world.user) as c:
-        first = c.post(f"{I}/readings", json=body).json()
-        second = c.post(f"{I}/readings", json=body).json()
+        first = c.post(f"{ING}/readings", json=body).json()
+        second = c.post(f"{ING}/readings", json=body).json()
         assert first["receipt_id"] == second["receipt_id"]
         key = uuid.uuid4().hex
         a = c.post(
-            f"{I}/readings", json=batch(world, times, value=50), headers={"Idempotency-Key": key}
+            f"{ING}/readings", json=batch(world, times, value=50), headers={"Idempotency-Key": key}
         )
         b = c.post(
-            f"{I}/readings", json=batch(world, times, value=50), headers={"Idempotency-Key": key}
+            f"{ING}/readings", json=batch(world, times, value=50), headers={"Idempotency-Key": key}
         )
         assert a.json()["receipt_id"] == b.json()["receipt_id"]
         clash = c.post(
-            f"{I}/readings", json=batch(world, times, value=70), headers={"Idempotency-Key": key}
+            f"{ING}/readings", json=batch(world, times, value=70), headers={"Idempotency-Key": key}
         )
         assert clash.status_code == 409 and clash.json()["code"] == "idempotency_conflict"
     wait_stored(stack, a.json()["receipt_id"])
@@ -242,7 +242,7 @@ def test_each_bad_reading_is_rejected_by_itself(stack: Stack) -> None:
         },
     ]
     with stack.sync_client(world.user) as c:
-        r = c.post(f"{I}/readings", json={"subject_bin": world.bin, "readings": readings_})
+        r = c.post(f"{ING}/readings", json={"subject_bin": world.bin, "readings": readings_})
     assert r.status_code == 202, r.text
     receipt = r.json()
     codes = {x["index"]: x["code"] for x in receipt["rejected"]}
@@ -280,15 +280,17 @@ def test_malformed_oversized_and_foreign_batches(stack: Stack) -> None:
     other = World(stack)
     with stack.sync_client(world.user) as c:
         r = c.post(
-            f"{I}/readings", content=b"{not json", headers={"Content-Type": "application/json"}
+            f"{ING}/readings", content=b"{not json", headers={"Content-Type": "application/json"}
         )
         assert r.status_code == 422 and r.json()["code"] == "malformed_batch"
-        r = c.post(f"{I}/readings", json={"subject_bin": world.bin, "readings": "all of them"})
+        r = c.post(f"{ING}/readings", json={"subject_bin": world.bin, "readings": "all of them"})
         assert r.status_code == 422 and r.json()["errors"][0]["field"] == "readings"
-        r = c.post(f"{I}/readings", json=batch(other, grid(datetime(2026, 3, 5, tzinfo=UTC), 1, 5)))
+        r = c.post(
+            f"{ING}/readings", json=batch(other, grid(datetime(2026, 3, 5, tzinfo=UTC), 1, 5))
+        )
         assert r.status_code == 403 and r.json()["code"] == "not_your_subject"
         r = c.post(
-            f"{I}/readings",
+            f"{ING}/readings",
             json={
                 "subject_bin": world.bin,
                 "readings": [{"point": "x", "quantity": "y", "ts": "z", "value": 1}] * 50_001,
@@ -296,13 +298,13 @@ def test_malformed_oversized_and_foreign_batches(stack: Stack) -> None:
         )
         assert r.status_code == 413
         r = c.post(
-            f"{I}/readings",
+            f"{ING}/readings",
             content=b"x" * (33 * 1024 * 1024),
             headers={"Content-Type": "application/json"},
         )
         assert r.status_code == 413
         r = c.post(
-            f"{I}/readings",
+            f"{ING}/readings",
             json={
                 "subject_bin": world.bin,
                 "readings": [
@@ -317,7 +319,7 @@ def test_malformed_oversized_and_foreign_batches(stack: Stack) -> None:
         )
         assert r.status_code == 422 and r.json()["code"] == "no_valid_readings"
     with stack.sync_client("government") as c:
-        assert c.post(f"{I}/readings", json=batch(world, [])).status_code == 403
+        assert c.post(f"{ING}/readings", json=batch(world, [])).status_code == 403
 
 
 def test_csv_upload(stack: Stack) -> None:
@@ -328,7 +330,7 @@ def test_csv_upload(stack: Stack) -> None:
     )
     text += f"{world.point_code},active_export,{kz(t[0])},oops,kWh\n"
     with stack.sync_client(world.user) as c:
-        r = c.post(f"{I}/readings", content=text.encode(), headers={"Content-Type": "text/csv"})
+        r = c.post(f"{ING}/readings", content=text.encode(), headers={"Content-Type": "text/csv"})
     assert r.status_code == 202, r.text
     assert (
         r.json()["accepted"] == 3 and r.json()["rejected"][0]["index"] == 5
@@ -347,11 +349,11 @@ def test_late_and_corrected_data_fix_the_rollups_and_keep_history(stack: Stack) 
     )  # 06:05 .. 07:00: the hour 06:00, weeks ago
     with stack.sync_client(world.user) as c:
         later = c.post(
-            f"{I}/readings", json=batch(world, t[6:], value=10)
+            f"{ING}/readings", json=batch(world, t[6:], value=10)
         ).json()  # second half first
-        earlier = c.post(f"{I}/readings", json=batch(world, t[:6], value=10)).json()
+        earlier = c.post(f"{ING}/readings", json=batch(world, t[:6], value=10)).json()
         fix = c.post(
-            f"{I}/readings",
+            f"{ING}/readings",
             json={
                 "subject_bin": world.bin,
                 "readings": [
@@ -396,7 +398,7 @@ def test_late_and_corrected_data_fix_the_rollups_and_keep_history(stack: Stack) 
 def test_subject_reads_only_its_own_series(stack: Stack) -> None:
     world, other = World(stack), World(stack)
     with stack.sync_client(other.user) as c:
-        c.post(f"{I}/readings", json=batch(other, grid(datetime(2026, 3, 7, tzinfo=UTC), 2, 5)))
+        c.post(f"{ING}/readings", json=batch(other, grid(datetime(2026, 3, 7, tzinfo=UTC), 2, 5)))
     with stack.sync_client(world.user) as c:
         assert (
             c.get(
@@ -420,7 +422,7 @@ def test_subject_reads_only_its_own_series(stack: Stack) -> None:
         assert (
             c.get(f"{M}/country/readings", params={"quantity": "active_export"}).status_code == 403
         )
-        receipts = c.get(f"{I}/receipts").json()["items"]
+        receipts = c.get(f"{ING}/receipts").json()["items"]
         assert {r["subject_bin"] for r in receipts} <= {world.bin}
 
 
@@ -453,7 +455,7 @@ def test_telemetry_on_nats_is_treated_like_a_rest_batch(stack: Stack, infra: Any
     assert [g["value"] for g in got] == [7.0, 8.0, 9.0, 10.0]
     with stack.sync_client(world.user) as c:
         assert (
-            c.get(f"{I}/receipts", params={"source": "telemetry"}).json()["items"][0]["accepted"]
+            c.get(f"{ING}/receipts", params={"source": "telemetry"}).json()["items"][0]["accepted"]
             == 4
         )
 
@@ -479,7 +481,7 @@ def test_compliance_counts_expected_received_and_late(stack: Stack) -> None:
         # point 1 sends the whole day (late: days after the deadline); point 2 sends 12 hours
         for p, n in ((world.points[0], 24), (world.points[1], 12)):
             r = c.post(
-                f"{I}/readings",
+                f"{ING}/readings",
                 json={
                     "subject_bin": world.bin,
                     "readings": [
@@ -489,7 +491,7 @@ def test_compliance_counts_expected_received_and_late(stack: Stack) -> None:
                 },
             )
             assert r.status_code == 202, r.text
-        rep = c.get(f"{I}/compliance", params={"period": day.isoformat()}).json()
+        rep = c.get(f"{ING}/compliance", params={"period": day.isoformat()}).json()
     item = next(i for i in rep["items"] if i["subject_bin"] == world.bin)
     assert (item["expected"], item["received"], item["missing"]) == (48, 36, 12)
     assert item["late"] == 36 and item["status"] == "incomplete"
@@ -500,11 +502,11 @@ def test_receipt_lookup_and_scope(stack: Stack) -> None:
     world, other = World(stack), World(stack)
     with stack.sync_client(world.user) as c:
         rec = c.post(
-            f"{I}/readings", json=batch(world, grid(datetime(2026, 3, 9, tzinfo=UTC), 1, 5))
+            f"{ING}/readings", json=batch(world, grid(datetime(2026, 3, 9, tzinfo=UTC), 1, 5))
         ).json()
-        assert c.get(f"{I}/receipts/{rec['receipt_id']}").json()["accepted"] == 1
+        assert c.get(f"{ING}/receipts/{rec['receipt_id']}").json()["accepted"] == 1
     with stack.sync_client(other.user) as c:
-        assert c.get(f"{I}/receipts/{rec['receipt_id']}").status_code == 404
+        assert c.get(f"{ING}/receipts/{rec['receipt_id']}").status_code == 404
     with stack.sync_client("operator") as c:
-        assert c.get(f"{I}/receipts/{rec['receipt_id']}").status_code == 200
-    assert httpx.get(f"{stack.url}{I}/receipts/{rec['receipt_id']}").status_code == 401
+        assert c.get(f"{ING}/receipts/{rec['receipt_id']}").status_code == 200
+    assert httpx.get(f"{stack.url}{ING}/receipts/{rec['receipt_id']}").status_code == 401

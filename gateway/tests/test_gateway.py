@@ -116,7 +116,7 @@ def test_wrong_role_is_403_before_the_service(stack: Stack) -> None:
         if "x-egsu-roles" in op and "{" not in p and m == "get" and p != "/api/v1/me"
     ]
     assert protected, "no protected GET route found"
-    path, _, roles = next((p, m, r) for p, m, r in protected if "auditor" not in r)
+    path = next(p for p, _, r in protected if "auditor" not in r)
     with stack.sync_client("auditor") as c:
         _problem(c.get(path), 403, "role_required")
 

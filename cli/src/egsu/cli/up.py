@@ -44,6 +44,7 @@ class Proc:
     last_exit: int | None = None
     next_start: float = 0.0
     backoff: float = 0.5
+    standby: Child | None = None
 
     @property
     def url(self) -> str:
@@ -74,6 +75,42 @@ class Proc:
     def alive(self) -> bool:
         return self.child is not None and self.child.alive()
 
+    def start_standby(self) -> None:
+        """Import the service in a spare process that waits to take over."""
+        if self.standby is not None and self.standby.alive():
+            return
+        argv = [sys.executable, "-m", "egsu.cli.standby", self.target, str(self.port)]
+        self.standby = Child(
+            f"{self.name}-standby", argv, log=self.log, env=self.env, stdin_pipe=True
+        )
+        self.standby.start()
+
+    def promote(self) -> bool:
+        """Let the stand-by serve in place of the dead process; False if there is none."""
+        sb = self.standby
+        self.standby = None
+        if sb is None or not sb.alive() or sb.proc is None or sb.proc.stdin is None:
+            return False
+        try:
+            sb.proc.stdin.write(b"go\n")
+            sb.proc.stdin.flush()
+        except OSError:
+            return False
+        self.child = sb
+        self.started_at = time.monotonic()
+        self.state = "starting"
+        return True
+
+    def stop_standby(self) -> None:
+        if self.standby is not None and self.standby.proc is not None:
+            if self.standby.proc.stdin is not None:
+                try:
+                    self.standby.proc.stdin.close()
+                except OSError:
+                    pass
+            self.standby.stop(timeout=5)
+        self.standby = None
+
 
 @dataclass
 class Supervisor:
@@ -82,6 +119,8 @@ class Supervisor:
     console: Console
     state_file: Path
     fast: bool = False
+    standby: bool = True
+    last_spare: float = 0.0
     procs: list[Proc] = field(default_factory=list)
     infra: Infra | None = None
     urls: InfraUrls | None = None
@@ -145,6 +184,7 @@ class Supervisor:
                 p.name: {
                     "url": p.url,
                     "pid": p.child.pid if p.child else None,
+                    "standby_pid": p.standby.pid if p.standby and p.standby.alive() else None,
                     "state": p.state,
                     "restarts": p.restarts,
                     "log": str(p.log),
@@ -177,7 +217,13 @@ class Supervisor:
                             p.restarts += 1
                             changed = True
                         if now >= p.next_start:
-                            p.start()
+                            if p.child is None:
+                                p.start()
+                            elif p.promote():
+                                self.note(f"{p.name} exited ({p.last_exit}); its spare took over")
+                            else:
+                                p.start()
+                                self.note(f"{p.name} exited ({p.last_exit}); restarting")
                             changed = True
                 if now - last_probe > 1.0:
                     last_probe = now
@@ -191,6 +237,25 @@ class Supervisor:
                 if not self.ready_announced and all(p.state == "ready" for p in self.procs):
                     self.ready_announced = True
                     self.on_ready()
+                if (
+                    self.standby
+                    and self.ready_announced
+                    and now - self.last_spare > 3.0
+                    and all(p.state == "ready" for p in self.procs)
+                ):
+                    # one spare every few seconds, only while everything is ready, so spares never slow a start
+                    spare = next(
+                        (
+                            p
+                            for p in self.procs
+                            if p.name != "realm" and (p.standby is None or not p.standby.alive())
+                        ),
+                        None,
+                    )
+                    if spare is not None:
+                        spare.start_standby()
+                        self.last_spare = now
+                        self.write_state()
                 try:
                     await asyncio.wait_for(self.stopping.wait(), timeout=0.2)
                 except TimeoutError:
@@ -209,7 +274,14 @@ class Supervisor:
     def on_ready(self) -> None:
         pass
 
+    def note(self, text: str) -> None:
+        """A line for the log when the live table is not shown."""
+        if not self.console.is_terminal:
+            self.console.print(text)
+
     def stop_all(self) -> None:
+        for p in self.procs:
+            p.stop_standby()
         for p in reversed(self.procs):
             if p.child is not None and p.alive():
                 p.child.proc.send_signal(signal.SIGTERM)  # type: ignore[union-attr]
@@ -256,7 +328,14 @@ def banner(console: Console, port: int, users: list[tuple[str, str]]) -> None:
 
 
 def run_up(
-    var: Path, port: int, *, demo: bool, fast: bool, state_file: Path | None, demo_points: int
+    var: Path,
+    port: int,
+    *,
+    demo: bool,
+    fast: bool,
+    state_file: Path | None,
+    demo_points: int,
+    standby: bool = True,
 ) -> int:
     console = Console()
     var = var.resolve()
@@ -267,6 +346,7 @@ def run_up(
         console=console,
         state_file=state_file or var / "run" / "state.json",
         fast=fast,
+        standby=standby,
     )
 
     async def main() -> int:

@@ -22,13 +22,12 @@ from nats.js import JetStreamContext, api
 from opentelemetry import propagate
 from pydantic import BaseModel
 
+from egsu.bus.envelope import MSG_ID, Envelope, event_type
 from egsu.contracts.streams import STREAMS, StreamSpec
 from egsu.core.errors import ServiceUnavailable
 from egsu.core.settings import Settings
 
 log = logging.getLogger("egsu.bus")
-
-MSG_ID = "Nats-Msg-Id"
 
 
 class BusUnavailable(ServiceUnavailable):
@@ -72,6 +71,10 @@ class Delivery:
     def json(self) -> Any:
         return json.loads(self.msg.data)
 
+    @property
+    def envelope(self) -> Envelope:
+        return Envelope.from_headers(self.headers, subject=self.subject)
+
     def trace_context(self) -> Any:
         return propagate.extract(self.headers)
 
@@ -114,7 +117,7 @@ class Consumer:
         filter_subject: str,
         handler: BatchHandler,
         batch: int = 64,
-        ack_wait: float = 60.0,
+        ack_wait: float = 15.0,
         max_ack_pending: int = 2000,
         max_deliver: int = -1,
         fetch_timeout: float = 1.0,
@@ -131,6 +134,7 @@ class Consumer:
         self.fetch_timeout = fetch_timeout
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._sub: Any = None
         self.processed = 0
 
     def start(self) -> None:
@@ -154,13 +158,34 @@ class Consumer:
             self.filter_subject, durable=self.durable, stream=self.stream, config=config
         )
 
+    async def _keep_alive(self, deliveries: list[Delivery]) -> None:
+        """Tell JetStream the messages are still being worked on, so a short ack wait is safe.
+
+        A consumer that dies stops doing this, and its messages come back after ``ack_wait``.
+        """
+        while True:
+            await asyncio.sleep(self.ack_wait / 3)
+            for d in deliveries:
+                if not d.settled:
+                    await _touch(d)
+
     async def _run(self) -> None:
+        try:
+            await self._loop()
+        finally:
+            if self._sub is not None:
+                try:
+                    await self._sub.unsubscribe()
+                except (nats.errors.Error, OSError):
+                    pass
+
+    async def _loop(self) -> None:
         sub = None
         while not self._stopping.is_set():
             try:
                 if sub is None:
                     await self.bus.wait_connected()
-                    sub = await self._subscribe()
+                    sub = self._sub = await self._subscribe()
                 msgs = await sub.fetch(self.batch, timeout=self.fetch_timeout)
             except (TimeoutError, nats.errors.TimeoutError):
                 continue
@@ -170,6 +195,7 @@ class Consumer:
                 await asyncio.sleep(0.5)
                 continue
             deliveries = [Delivery(m) for m in msgs]
+            keeper = asyncio.create_task(self._keep_alive(deliveries))
             try:
                 await self.handler(deliveries)
             except Exception:  # the handler failed: nothing is lost, the messages come back later
@@ -178,17 +204,23 @@ class Consumer:
                 )
                 for d in deliveries:
                     await _settle_quietly(d.nak(backoff(d.num_delivered)))
-            else:
-                unsettled = [d for d in deliveries if not d.settled]
-                if unsettled:
-                    log.error(
-                        "consumer %s: handler left %d messages unsettled",
-                        self.durable,
-                        len(unsettled),
-                    )
-                    for d in unsettled:
-                        await _settle_quietly(d.nak(1.0))
+            finally:
+                keeper.cancel()
+            unsettled = [d for d in deliveries if not d.settled]
+            if unsettled:
+                log.error(
+                    "consumer %s: handler left %d messages unsettled", self.durable, len(unsettled)
+                )
+                for d in unsettled:
+                    await _settle_quietly(d.nak(1.0))
             self.processed += len(deliveries)
+
+
+async def _touch(d: Delivery) -> None:
+    try:
+        await d.in_progress()
+    except (nats.errors.Error, OSError):
+        pass
 
 
 async def _settle_quietly(coro: Awaitable[None]) -> None:
@@ -273,18 +305,43 @@ class Bus:
         for spec in specs:
             config = spec.config(replicas=self.settings.stream_replicas)
             try:
-                await self.js.stream_info(spec.name)
+                info = await self.js.stream_info(spec.name)
             except nats.js.errors.NotFoundError:
                 await self.js.add_stream(config)
-            else:
+                continue
+            have = info.config
+            if (
+                list(have.subjects or []),
+                have.max_age,
+                have.duplicate_window,
+                have.max_msg_size,
+                have.num_replicas,
+                have.retention,
+                have.description,
+            ) != (
+                list(config.subjects or []),
+                config.max_age,
+                config.duplicate_window,
+                config.max_msg_size,
+                config.num_replicas,
+                config.retention,
+                config.description,
+            ):
                 await self.js.update_stream(config)
 
-    def _headers(self, msg_id: str | None, headers: dict[str, str] | None) -> dict[str, str]:
-        hdr = dict(headers or {})
-        propagate.inject(hdr)
+    def _headers(
+        self,
+        subject: str,
+        msg_id: str | None,
+        headers: dict[str, str] | None,
+        subject_bin: str | None = None,
+    ) -> dict[str, str]:
+        env = Envelope(
+            type=event_type(subject), source=self.settings.service_name, subject_bin=subject_bin
+        )
         if msg_id:
-            hdr[MSG_ID] = msg_id
-        return hdr
+            env.id = msg_id
+        return {**env.headers(), **(headers or {})}
 
     async def publish(
         self,
@@ -294,6 +351,7 @@ class Bus:
         msg_id: str | None = None,
         headers: dict[str, str] | None = None,
         timeout: float = 5.0,
+        subject_bin: str | None = None,
     ) -> api.PubAck:
         """Publish and wait for JetStream's acknowledgement; ``BusUnavailable`` if it does not come."""
         data = payload.model_dump_json().encode() if isinstance(payload, BaseModel) else payload
@@ -301,7 +359,10 @@ class Bus:
             raise BusUnavailable("the message bus is not connected; try again shortly")
         try:
             return await self.js.publish(
-                subject, data, timeout=timeout, headers=self._headers(msg_id, headers)
+                subject,
+                data,
+                timeout=timeout,
+                headers=self._headers(subject, msg_id, headers, subject_bin),
             )
         except (TimeoutError, nats.errors.Error, nats.js.errors.Error, OSError) as exc:
             raise BusUnavailable(f"JetStream did not acknowledge the message: {exc}") from exc
@@ -319,7 +380,7 @@ class Bus:
         try:
             futures = [
                 await self.js.publish_async(
-                    subj, data, headers=self._headers(mid, headers), wait_stall=timeout
+                    subj, data, headers=self._headers(subj, mid, headers), wait_stall=timeout
                 )
                 for subj, data, mid in items
             ]

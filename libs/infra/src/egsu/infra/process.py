@@ -57,6 +57,7 @@ class Child:
         cwd: Path | None = None,
         user: str | None = None,
         stop_signal: int = signal.SIGTERM,
+        stdin_pipe: bool = False,
     ) -> None:
         self.name = name
         self.argv = list(argv)
@@ -65,6 +66,7 @@ class Child:
         self.cwd = cwd
         self.user = user
         self.stop_signal = stop_signal
+        self.stdin_pipe = stdin_pipe
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -74,7 +76,7 @@ class Child:
                 self.argv,
                 stdout=out,
                 stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
+                stdin=subprocess.PIPE if self.stdin_pipe else subprocess.DEVNULL,
                 env=self.env,
                 cwd=self.cwd,
                 user=self.user,

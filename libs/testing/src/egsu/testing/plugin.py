@@ -7,13 +7,39 @@ environment. ``stack`` starts ``egsu up`` on them. Nothing is mocked.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from egsu.infra import Infra, InfraUrls
 from egsu.testing.stack import Stack, start_stack
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A temporary folder per checkout and run, so parallel runs never clean each other's servers away.
+
+    pytest's default numbered folders are shared by every run of the user and old ones are deleted at
+    start; with several checkouts testing at once that removes a running session's database.
+    """
+    if config.option.basetemp:
+        return
+    tag = hashlib.sha256(str(config.rootpath).encode()).hexdigest()[:8]
+    root = Path(tempfile.gettempdir()) / f"egsu-pytest-{tag}"
+    root.mkdir(exist_ok=True)
+    for old in root.glob("run-*"):
+        try:
+            pid = int(old.name.removeprefix("run-"))
+            os.kill(pid, 0)
+        except (ValueError, ProcessLookupError):
+            shutil.rmtree(old, ignore_errors=True)
+        except PermissionError:
+            pass
+    config.option.basetemp = str(root / f"run-{os.getpid()}")
 
 
 @pytest.fixture(scope="session")

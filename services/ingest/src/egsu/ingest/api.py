@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
 import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import select
 
 from egsu.auth import Principal, require_roles
@@ -24,6 +27,7 @@ from egsu.db.deps import Session
 from egsu.db.pagination import keyset, page
 from egsu.ingest import models as m
 from egsu.ingest.compliance import report
+from egsu.ingest.documents import accept_document, b64, verify
 from egsu.ingest.parsing import parse_csv, parse_json
 from egsu.ingest.service import Ingest, Submission, receipt_view
 
@@ -342,3 +346,153 @@ async def compliance(
         "items": items,
         "late_or_incomplete": [i["subject_bin"] for i in items if i["status"] != "ok"],
     }
+
+
+class SignedDocument(BaseModel):
+    cms: str = Field(
+        description="CMS (PKCS#7) SignedData, base64; attached, or detached with `data`"
+    )
+    data: str | None = Field(
+        None, description="for a detached signature: the signed readings batch (JSON), base64"
+    )
+
+
+def _b64(value: str, field: str) -> bytes:
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise Unprocessable(
+            f"{field}: not base64", errors=[FieldError(field, "invalid_base64", "not base64")]
+        ) from None
+
+
+@router.post(
+    "/documents",
+    status_code=202,
+    response_model=Receipt,
+    summary="Submit a signed document: a CMS with the readings batch, or the batch with a detached CMS",
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "application/json": {"schema": SignedDocument.model_json_schema()},
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "signature": {
+                                "type": "string",
+                                "format": "binary",
+                                "description": "the CMS (DER or base64)",
+                            },
+                            "document": {
+                                "type": "string",
+                                "format": "binary",
+                                "description": "the signed batch, for a detached signature",
+                            },
+                        },
+                    }
+                },
+            }
+        }
+    },
+)
+async def post_document(
+    request: Request,
+    principal: Submitter,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    subject_bin: Annotated[
+        str | None, Query(description="the subject, if the batch does not name it")
+    ] = None,
+) -> JSONResponse:
+    ingest: Ingest = request.app.state.ingest
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype == "multipart/form-data":
+        form = await request.form(
+            max_files=2, max_fields=4, max_part_size=ingest.settings.max_body_bytes
+        )
+        sig = form.get("signature")
+        if not hasattr(sig, "read"):
+            raise Unprocessable(
+                "signature: attach the CMS file",
+                errors=[FieldError("signature", "missing", "attach the CMS file")],
+            )
+        cms = await sig.read()  # type: ignore[union-attr]
+        doc = form.get("document")
+        data = await doc.read() if hasattr(doc, "read") else None  # type: ignore[union-attr]
+        if cms[:1] not in (b"\x30",):  # base64 text rather than DER
+            cms = _b64(cms.decode("ascii", "replace").strip(), "signature")
+    else:
+        body = await read_body(request, ingest.settings.max_body_bytes)
+        try:
+            doc_in = SignedDocument.model_validate_json(body)
+        except ValidationError as exc:
+            raise Unprocessable(
+                'send {"cms": base64, "data": base64 | null}',
+                errors=[
+                    FieldError(".".join(str(p) for p in e["loc"]) or "body", e["type"], e["msg"])
+                    for e in exc.errors()
+                ],
+            ) from None
+        cms = _b64(doc_in.cms, "cms")
+        data = _b64(doc_in.data, "data") if doc_in.data is not None else None
+    wide = principal.has_any("operator", "ministry", "service")
+    scope = None if wide else (principal.bin or "-")
+    try:
+        status, receipt = await accept_document(
+            ingest,
+            request.app.state.validation,
+            request.app.state.registry,
+            cms=cms,
+            data=data,
+            subject_hint=subject_bin,
+            submitted_by=principal.username,
+            idempotency_key=key_of(idempotency_key),
+            scope_bin=scope,
+        )
+    except Unprocessable as exc:
+        await request.app.state.audit.record(
+            "security",
+            "document.signature_refused",
+            principal=principal,
+            outcome="denied",
+            object_type="document",
+            object_id=hashlib.sha256(cms).hexdigest(),
+            reason=exc.code,
+            validation_codes=exc.extra.get("validation_codes", []),
+        )
+        raise
+    return JSONResponse(Receipt.model_validate(receipt).model_dump(mode="json"), status_code=status)
+
+
+@router.get(
+    "/documents/{receipt_id}", summary="A signed document as it was submitted, with its signer"
+)
+async def get_document(
+    receipt_id: str,
+    request: Request,
+    principal: Reader,
+    session: Session,
+    reverify: Annotated[bool, Query(description="check the signature again now")] = False,
+) -> dict[str, Any]:
+    stmt = (
+        select(m.receipt).where(m.receipt.c.id == receipt_id, m.receipt.c.source == "document")
+        if re.match(r"^[0-9a-f-]{36}$", receipt_id)
+        else None
+    )
+    row = (await session.execute(stmt)).mappings().first() if stmt is not None else None
+    if row is None or not principal.can_see_subject(row["subject_bin"]):
+        raise NotFound(f"no signed document {receipt_id}", code="document_not_found")
+    doc = row["document"]
+    store = request.app.state.ingest.store
+    cms = await store.get("docs", doc["cms_key"])
+    data = await store.get("docs", doc["data_key"]) if doc.get("data_key") else None
+    out: dict[str, Any] = {
+        "receipt": receipt_view(dict(row)),
+        "document": doc,
+        "cms": b64(cms),
+        "data": b64(data),
+    }
+    if reverify:
+        result = await verify(request.app.state.validation, cms, data)
+        out["verification"] = result.model_dump(mode="json")
+    return out

@@ -33,6 +33,9 @@ def create_app() -> FastAPI:
     async def on_start(app: FastAPI, rt: Runtime) -> None:
         assert rt.db is not None and rt.bus is not None and rt.store is not None
         registry = service_client(settings, "registry", timeout=30)
+        app.state.registry = registry
+        validation = service_client(settings, "validation", timeout=60)
+        app.state.validation = validation
         ingest = Ingest(
             settings,
             rt.db,
@@ -51,7 +54,7 @@ def create_app() -> FastAPI:
             filter_subject=TELEMETRY_FILTER,
             handler=telemetry_handler(ingest),
             batch=settings.telemetry_batch,
-            ack_wait=120,
+            ack_wait=15,
         )
         checker = asyncio.create_task(
             overdue_loop(ingest, relay, settings.compliance_check_seconds)
@@ -65,6 +68,7 @@ def create_app() -> FastAPI:
                 await sub.unsubscribe()
             await relay.stop()
             await registry.aclose()
+            await validation.aclose()
 
         rt.closers.append(stop)
 

@@ -1,12 +1,14 @@
 """Accepting a batch: idempotency, validation, raw archive, JetStream, receipt, arrival bits.
 
-The receipt is answered only after JetStream has acknowledged the batch. A batch is one message, so
-it is in the stream whole or not at all. A retry with the same key reuses the same receipt id, which
-is also the message id, so JetStream drops the copy.
+The receipt is written and answered only after JetStream has acknowledged the batch and the raw
+archive holds it. A batch is one message, so it is in the stream whole or not at all. A retry after a
+failure publishes again under a new message id; the historian stores a value only once, so a batch
+that did reach the stream before the failure is not doubled.
 """
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import hashlib
 import logging
@@ -16,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from egsu.bus import Bus
@@ -112,8 +114,7 @@ class Ingest:
                     code="idempotency_conflict",
                     receipt_id=existing["id"],
                 )
-            if existing["status"] == "accepted":
-                return 202, receipt_view(existing)
+            return 202, receipt_view(existing)
         if len(sub.raw.readings) > self.settings.max_batch_readings:
             from egsu.core.errors import PayloadTooLarge
 
@@ -136,44 +137,9 @@ class Ingest:
                 ],
                 rejected_count=len(canon.rejected),
             )
-        received_at = existing["received_at"] if existing else datetime.now(UTC)
-        receipt_id = existing["id"] if existing else str(uuid.uuid4())
-        if existing is None:
-            async with self.db.transaction() as s:
-                res = await s.execute(
-                    pg_insert(m.receipt)
-                    .values(
-                        id=receipt_id,
-                        subject_bin=sub.subject_bin,
-                        idempotency_key=key,
-                        sha256=sha,
-                        status="pending",
-                        source=sub.source,
-                        content_type=sub.content_type,
-                        received_at=received_at,
-                        submitted_by=sub.submitted_by,
-                        document=sub.document,
-                    )
-                    .on_conflict_do_nothing()
-                    .returning(m.receipt.c.id)
-                )
-                if (
-                    res.first() is None
-                ):  # a concurrent identical post won the race: answer as it will
-                    return await self.accept(sub)
+        received_at = datetime.now(UTC)
+        receipt_id = str(uuid.uuid4())
         raw_key = f"{sub.subject_bin}/{received_at:%Y/%m/%d}/{receipt_id}.{sub.extension}.gz"
-        await self.store.put(
-            "raw",
-            raw_key,
-            gzip.compress(sub.body, 6),
-            content_type="application/gzip",
-            metadata={
-                "sha256": sha,
-                "subject-bin": sub.subject_bin,
-                "source": sub.source,
-                "payload-type": sub.content_type,
-            },
-        )
         batch = IngestBatch(
             receipt_id=receipt_id,
             subject_bin=sub.subject_bin,
@@ -187,26 +153,57 @@ class Ingest:
             skew_s=canon.skew_s,
             events=canon.events,
         )
-        await self.bus.publish(
-            f"{INGEST_BATCHES}.{sub.subject_bin}", batch.encode(), msg_id=receipt_id
+        # The raw archive and the bus in parallel; the receipt only when both hold the batch.
+        await asyncio.gather(
+            self.store.put(
+                "raw",
+                raw_key,
+                gzip.compress(sub.body, 1),
+                content_type="application/gzip",
+                metadata={
+                    "sha256": sha,
+                    "subject-bin": sub.subject_bin,
+                    "source": sub.source,
+                    "payload-type": sub.content_type,
+                },
+            ),
+            self.bus.publish(
+                f"{INGEST_BATCHES}.{sub.subject_bin}", batch.encode(), msg_id=receipt_id
+            ),
         )
-        row = await self._mark_accepted(
-            receipt_id, canon, rejections, raw_key, received_at, sub.subject_bin
-        )
+        row = await self._record(sub, key, sha, receipt_id, canon, rejections, raw_key, received_at)
+        if row["id"] != receipt_id:  # an identical post got its receipt first: same answer for both
+            if row["sha256"] != sha:
+                raise Conflict(
+                    "this Idempotency-Key was already used for a different body",
+                    code="idempotency_conflict",
+                    receipt_id=row["id"],
+                )
+            return 202, receipt_view(row)
         return 202, receipt_view(row, rejections)
 
-    async def _mark_accepted(
+    async def _record(
         self,
+        sub: Submission,
+        key: str,
+        sha: str,
         receipt_id: str,
         canon: Canonical,
         rejections: list[dict[str, Any]],
         raw_key: str,
         received_at: datetime,
-        subject_bin: str,
     ) -> dict[str, Any]:
+        """Write the receipt and the arrival bits in one transaction; return the receipt row."""
         ts = np.asarray(canon.ts, dtype=np.float64)
         values: dict[str, Any] = {
+            "id": receipt_id,
+            "subject_bin": sub.subject_bin,
+            "idempotency_key": key,
+            "sha256": sha,
             "status": "accepted",
+            "source": sub.source,
+            "content_type": sub.content_type,
+            "received_at": received_at,
             "accepted_at": datetime.now(UTC),
             "accepted": canon.accepted,
             "rejected": len(rejections),
@@ -214,14 +211,16 @@ class Ingest:
             "events": len(canon.events),
             "points": len(canon.points),
             "raw_key": raw_key,
+            "submitted_by": sub.submitted_by,
+            "document": sub.document,
         }
         if len(ts):
             values["ts_from"] = datetime.fromtimestamp(float(ts.min()), UTC)
             values["ts_to"] = datetime.fromtimestamp(float(ts.max()), UTC)
         rows: list[tuple[Any, ...]] = []
         if len(ts):
-            obligations = await self.obligations.of(subject_bin)
-            points = await self.points.of_subject(subject_bin)
+            obligations = await self.obligations.of(sub.subject_bin)
+            points = await self.points.of_subject(sub.subject_bin)
             dl = deadlines(obligations, points, self.settings.default_deadline_min)
             codes = [p.code for p in canon.points]
             rows = arrival_rows(
@@ -231,24 +230,38 @@ class Ingest:
                 ts,
                 received_at.timestamp(),
                 np.asarray([dl[c] for c in codes], dtype=np.float64),
-                subject_bin,
+                sub.subject_bin,
             )
         async with self.db.transaction() as s:
-            row = (
+            inserted = (
                 (
                     await s.execute(
-                        update(m.receipt)
-                        .where(m.receipt.c.id == receipt_id)
+                        pg_insert(m.receipt)
                         .values(**values)
+                        .on_conflict_do_nothing()
                         .returning(m.receipt)
                     )
                 )
                 .mappings()
-                .one()
+                .first()
             )
+            if inserted is None:
+                existing = (
+                    (
+                        await s.execute(
+                            select(m.receipt).where(
+                                m.receipt.c.subject_bin == sub.subject_bin,
+                                m.receipt.c.idempotency_key == key,
+                            )
+                        )
+                    )
+                    .mappings()
+                    .one()
+                )
+                return dict(existing)
             if rows:
                 conn = await s.connection()
                 raw = (await conn.get_raw_connection()).driver_connection
                 rows.sort(key=lambda r: (r[0], r[1]))  # one lock order for concurrent batches
                 await raw.executemany(UPSERT_ARRIVAL, rows)
-        return dict(row)
+        return dict(inserted)

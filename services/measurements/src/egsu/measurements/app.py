@@ -76,7 +76,7 @@ def create_app() -> FastAPI:
             filter_subject=f"{INGEST_BATCHES}.>",
             handler=historian.handler(),
             batch=settings.consumer_batch,
-            ack_wait=300,
+            ack_wait=15,
             max_ack_pending=64,
         )
         flusher = asyncio.create_task(historian.flusher(settings.rollup_flush_seconds))

@@ -101,23 +101,38 @@ class Historian:
         return notice
 
     def handler(self) -> Any:
+        """Batches of one subject are stored in the order they were received; subjects in parallel."""
+
         async def one(d: Delivery) -> None:
-            async with self.sem:
-                raw = IngestBatch.decode_raw(d.data)
-                await self.store(raw, d.msg_id or raw["receipt_id"])
+            raw = IngestBatch.decode_raw(d.data)
+            await self.store(raw, d.msg_id or raw["receipt_id"])
             await d.ack()
 
+        async def in_order(group: list[Delivery]) -> list[tuple[Delivery, BaseException | None]]:
+            out: list[tuple[Delivery, BaseException | None]] = []
+            async with self.sem:
+                for d in group:
+                    try:
+                        await one(d)
+                        out.append((d, None))
+                    except Exception as exc:  # this batch comes back later; the others go on
+                        out.append((d, exc))
+            return out
+
         async def handle(batch: list[Delivery]) -> None:
-            results = await asyncio.gather(*(one(d) for d in batch), return_exceptions=True)
-            for d, r in zip(batch, results, strict=True):
-                if isinstance(r, BaseException):
-                    log.warning(
-                        "batch %s not stored yet (%s: %s); it will be delivered again",
-                        d.msg_id,
-                        type(r).__name__,
-                        r,
-                    )
-                    await d.nak(min(30.0, 0.5 * 2 ** min(d.num_delivered, 6)))
+            groups: dict[str, list[Delivery]] = {}
+            for d in batch:
+                groups.setdefault(d.subject, []).append(d)
+            for results in await asyncio.gather(*(in_order(g) for g in groups.values())):
+                for d, exc in results:
+                    if exc is not None:
+                        log.warning(
+                            "batch %s not stored yet (%s: %s); it will be delivered again",
+                            d.msg_id,
+                            type(exc).__name__,
+                            exc,
+                        )
+                        await d.nak(min(30.0, 0.5 * 2 ** min(d.num_delivered, 6)))
             self.relay.poke()
             self.flush_wake.set()
 

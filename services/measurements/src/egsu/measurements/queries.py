@@ -183,7 +183,8 @@ async def point_buckets(
     rows = await conn.fetch(
         f"""
         SELECT date_trunc('{unit}', hour + interval '{LOCAL_OFFSET}') - interval '{LOCAL_OFFSET}' AS bucket,
-               sum(sum) AS sum, sum(count) AS count, sum(valid_count) AS valid, min(min) AS min, max(max) AS max
+               sum(sum) AS sum, sum(count)::bigint AS count, sum(valid_count)::bigint AS valid, min(min) AS min,
+               max(max) AS max
         FROM measurements.point_hour
         WHERE point_id = $1 AND quantity_id = $2 AND hour >= $3 AND hour < $4
         GROUP BY bucket ORDER BY bucket
@@ -197,7 +198,7 @@ async def point_buckets(
 
 
 GROUP_HOURS = """
-SELECT hour, sum(sum) AS sum, sum(count) AS count, sum(valid_count) AS valid FROM (
+SELECT hour, sum(sum) AS sum, sum(count)::bigint AS count, sum(valid_count)::bigint AS valid FROM (
   SELECT hour, sum, count, valid_count FROM measurements.group_hour
   WHERE level = $1 AND key = $2 AND quantity_id = $3 AND hour >= $4 AND hour < $5
   UNION ALL
@@ -232,7 +233,8 @@ async def group_series(
         f"""
         WITH h AS ({GROUP_HOURS})
         SELECT date_trunc('{unit}', hour + interval '{LOCAL_OFFSET}') - interval '{LOCAL_OFFSET}' AS bucket,
-               sum(sum) AS sum, sum(count) AS count, sum(valid) AS valid, min(sum) AS min, max(sum) AS max,
+               sum(sum) AS sum, sum(count)::bigint AS count, sum(valid)::bigint AS valid, min(sum) AS min,
+               max(sum) AS max,
                count(*) AS hours,
                (array_agg(hour ORDER BY sum DESC))[1] AS max_at, (array_agg(hour ORDER BY sum ASC))[1] AS min_at
         FROM h GROUP BY bucket ORDER BY bucket

@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator, Callable
 from datetime import date, datetime
 from typing import Any
 
-from openpyxl import Workbook
 from starlette.responses import Response, StreamingResponse
 
 
@@ -49,6 +48,8 @@ async def export(
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="{name}-{stamp}.csv"'},
         )
+    from openpyxl import Workbook  # imported on first use: it costs a second of start-up
+
     wb = Workbook(write_only=True)
     ws = wb.create_sheet(name[:31])
     ws.append(columns)

@@ -1,0 +1,1 @@
+"""Reports, recommendations, open data and queries of state bodies."""

@@ -1,0 +1,3 @@
+"""Alembic migrations of the reports service (schema ``reports``)."""
+
+SCHEMA = "reports"
