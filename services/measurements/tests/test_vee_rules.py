@@ -335,6 +335,19 @@ def test_excessive_voltage_fluctuation() -> None:
     assert hits(f, v, R.VOLTAGE_FLUCTUATION) == [9, 10] and hits(f, v, R.VOLTAGE_RANGE) == []
 
 
+def test_fluctuation_is_judged_against_the_points_usual_steps() -> None:
+    rng = np.random.default_rng(3)
+    noisy = 230.0 * (1 + 0.015 * rng.standard_normal(96))  # steps of 2 % are normal here
+    noisy = np.clip(noisy, 230 * 0.93, 230 * 1.07)
+    f, v = one("voltage_l1", noisy, u_nom=230.0)
+    steps = 100 * np.abs(np.diff(noisy)) / 230
+    assert steps.max() > 5 and hits(f, v, R.VOLTAGE_FLUCTUATION) == []
+    noisy[60] = 230 * 1.09
+    noisy[59] = 230 * 0.93
+    f, v = one("voltage_l1", noisy, u_nom=230.0)
+    assert 61 in hits(f, v, R.VOLTAGE_FLUCTUATION)
+
+
 def test_consumption_above_the_norm() -> None:
     values = np.full(96, 2.0)  # 192 kWh a day
     values[30] = 7.0
