@@ -33,7 +33,7 @@ def valid_cms(pki: TestPki) -> bytes:
 
 
 def outcome(verifier: Verifier, data: bytes) -> str:
-    started = time.perf_counter()
+    started = time.process_time()
     try:
         verifier.verify_cms(data, b"document")
         result = "verified"
@@ -41,7 +41,7 @@ def outcome(verifier: Verifier, data: bytes) -> str:
         result = "malformed"
     except DetachedDataRequired:
         result = "detached"
-    assert time.perf_counter() - started < 2.0
+    assert time.process_time() - started < 2.0
     return result
 
 
@@ -111,10 +111,10 @@ def test_every_truncation_of_a_valid_cms(verifier: Verifier, valid_cms: bytes) -
 def test_too_many_signers_is_refused_before_any_check(pki: TestPki, verifier: Verifier) -> None:
     signer = (pki.cert("gost-individual-sign"), pki.key("gost-individual-sign"))
     cms = sign_cms(b"document", [signer] * 17)
-    started = time.perf_counter()
+    started = time.process_time()
     with pytest.raises(Malformed, match="signers"):
         verifier.verify_cms(cms)
-    assert time.perf_counter() - started < 0.5
+    assert time.process_time() - started < 0.5
 
 
 def test_flood_of_elements(verifier: Verifier, valid_cms: bytes) -> None:
@@ -133,10 +133,10 @@ def test_thousands_of_signed_attributes_are_refused(pki: TestPki, verifier: Veri
     signer = (pki.cert("rsa-individual-sign"), pki.key("rsa-individual-sign"))
     assert verifier.verify_cms(sign_cms(b"document", [signer], extra_attributes=20))["valid"]
     flood = sign_cms(b"document", [signer], extra_attributes=5000)
-    started = time.perf_counter()
+    started = time.process_time()
     with pytest.raises(Malformed, match="signed attributes"):
         verifier.verify_cms(flood)
-    assert time.perf_counter() - started < 0.5
+    assert time.process_time() - started < 0.5
 
 
 def test_ber_walk_limits() -> None:
@@ -186,7 +186,7 @@ def test_cross_signed_look_alike_cas_do_not_explode_chain_building(
         key_usage={"digital_signature", "non_repudiation"},
     )
     cms = sign_cms(b"document", [(leaf, leaf_key)], extra_certificates=look_alikes)
-    started = time.perf_counter()
+    started = time.process_time()
     result = verifier.verify_cms(cms)
-    assert time.perf_counter() - started < 3.0
+    assert time.process_time() - started < 3.0
     assert result["signers"][0]["failed_checks"][0]["code"] == "untrusted_chain"

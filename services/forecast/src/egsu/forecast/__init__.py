@@ -1,0 +1,1 @@
+"""Demand forecasting, back-testing, hierarchy reconciliation and analytics."""

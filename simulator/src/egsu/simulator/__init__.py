@@ -1,0 +1,1 @@
+"""A synthetic energy system of Kazakhstan for demos, tests and evaluations."""
