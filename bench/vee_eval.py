@@ -20,14 +20,14 @@ replace this generator once it lands.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import math
 import os
+import tempfile
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -820,122 +820,196 @@ def _epoch(text: str) -> int:
     return int(datetime.fromisoformat(text).timestamp())
 
 
+def simulate(out: Path, points: int, days: int, seed: int) -> None:
+    """Write a data set with the egsu simulator (seeded, labelled defects), as `egsu simulate` does."""
+    from egsu.simulator.defects import Rates
+    from egsu.simulator.generator import Simulation
+    from egsu.simulator.model import build
+    from egsu.simulator.output import write_dataset
+
+    first = date(2026, 1, 12)  # the simulator's default first day
+    system = build(points, seed, first + timedelta(days=days - 1))
+    sim = Simulation(system, seed=seed, start=first, rates=Rates(), horizon_days=days)
+    write_dataset(
+        out,
+        system,
+        sim,
+        start=first,
+        days=days,
+        fmt="parquet",
+        meta={"seed": seed, "points": points},
+    )
+
+
+def _frame(path: Path, name: str, fmt: str) -> Any:
+    import polars as pl
+
+    f = path / f"{name}.{fmt}"
+    return pl.read_parquet(f) if fmt == "parquet" else pl.read_csv(f, infer_schema_length=0)
+
+
+def _seconds(col: Any, fmt: str) -> np.ndarray:
+    """Epoch seconds of a timestamp column (UTC instants in Parquet, ISO text with offset in CSV)."""
+    import polars as pl
+
+    if fmt == "csv":
+        col = col.str.to_datetime("%Y-%m-%dT%H:%M:%S%z", time_zone="UTC")
+    return col.cast(pl.Datetime("us", "UTC")).dt.epoch("s").to_numpy().astype(np.int64)  # type: ignore[no-any-return]
+
+
 def load_simulator(path: Path) -> tuple[System, int]:
-    """The simulator's CSV data set, canonicalised and snapped to the grid as ingest would."""
+    """An `egsu simulate --out` data set, canonicalised and snapped to the grid as ingest would."""
+    import polars as pl
+
     manifest = json.loads((path / "manifest.json").read_text())
-    days = int(manifest["days"])
+    fmt, days = manifest.get("format", "parquet"), int(manifest["days"])
     t0 = _epoch(f"{manifest['start']}T00:00:00+05:00")
-    with (path / "registry" / "facilities.csv").open() as fh:
-        ftype = {r["key"]: r["type"] for r in csv.DictReader(fh)}
+    fac = _frame(path / "registry", "facilities", fmt)
+    ftype = dict(zip(fac["key"].to_list(), fac["type"].to_list(), strict=True))
+    mp = _frame(path / "registry", "metering_points", fmt)
+
+    def num(x: Any) -> float | None:
+        return None if x in (None, "") else float(x)
+
     infos: list[PointIndexItem] = []
-    with (path / "registry" / "metering_points.csv").open() as fh:
-        for r in csv.DictReader(fh):
-            norms = {}
-            if r["daily_norm_kwh"]:
-                norms["daily_energy_kwh"] = float(r["daily_norm_kwh"])
-            if r["daily_norm_gcal"]:
-                norms["heat_daily_gcal"] = float(r["daily_norm_gcal"])
-            infos.append(
-                PointIndexItem(
-                    id=r["code"],
-                    code=r["code"],
-                    subject_bin=r["subject_bin"],
-                    facility_id=r["facility_key"],
-                    facility_type=ftype.get(r["facility_key"], "other"),
-                    region_kato=r["region_kato"],
-                    commodity=r["commodity"],
-                    position=r["position"],
-                    quantities=json.loads(r["quantities"]),
-                    units=json.loads(r["units"] or "{}"),
-                    interval_min=int(r["interval_min"]),
-                    nominal_voltage=float(r["nominal_voltage"]) if r["nominal_voltage"] else None,
-                    rated_current=float(r["rated_current"]) if r["rated_current"] else None,
-                    max_power_kw=float(r["max_power_kw"]) if r["max_power_kw"] else None,
-                    register_digits=int(r["register_digits"]) if r["register_digits"] else None,
-                    import_only=r["import_only"] == "true",
-                    norms=norms,
-                )
+    for r in mp.iter_rows(named=True):  # per point
+        norms = {}
+        if num(r.get("daily_norm_kwh")):
+            norms["daily_energy_kwh"] = num(r["daily_norm_kwh"])
+        if num(r.get("daily_norm_gcal")):
+            norms["heat_daily_gcal"] = num(r["daily_norm_gcal"])
+        quantities = r["quantities"]
+        if isinstance(quantities, str):
+            quantities = json.loads(quantities)
+        infos.append(
+            PointIndexItem(
+                id=r["code"],
+                code=r["code"],
+                subject_bin=r["subject_bin"],
+                facility_id=r["facility_key"],
+                facility_type=ftype.get(r["facility_key"], "other"),
+                region_kato=r["region_kato"],
+                commodity=r["commodity"],
+                position=r["position"],
+                quantities=list(quantities),
+                units=json.loads(r["units"] or "{}"),
+                interval_min=int(r["interval_min"]),
+                nominal_voltage=num(r["nominal_voltage"]),
+                rated_current=num(r["rated_current"]),
+                max_power_kw=num(r["max_power_kw"]),
+                register_digits=int(float(r["register_digits"]))
+                if num(r["register_digits"])
+                else None,
+                import_only=str(r["import_only"]).lower() == "true",
+                norms=norms,
             )
-    index = {i.code: k for k, i in enumerate(infos)}
+        )
     bins = sorted({i.subject_bin for i in infos})
     subject_of = np.asarray([bins.index(i.subject_bin) for i in infos])
     groups: dict[str, Group] = {}
     rows_of_point: dict[int, list[tuple[str, int]]] = defaultdict(list)
-    row_of: dict[tuple[int, str], tuple[str, int]] = {}
+    series = {"point": [], "quantity": [], "group": [], "row": [], "step": []}
     for p, info in enumerate(infos):
         g = f"g{info.interval_min}"
         grp = groups.setdefault(g, Group(info.interval_min * 60, 1440 // info.interval_min, t0=t0))
         for q in info.quantities:
-            row_of[(p, q)] = (g, len(grp.point))
             rows_of_point[p].append((g, len(grp.point)))
+            for k, v in (
+                ("point", info.code),
+                ("quantity", q),
+                ("group", g),
+                ("row", len(grp.point)),
+                ("step", grp.step),
+            ):
+                series[k].append(v)
             grp.point.append(p)
             grp.quantity.append(q)
+    sf = pl.DataFrame(series)
     for grp in groups.values():
         shape = (len(grp.point), days * grp.per_day)
-        grp.value = np.zeros(shape)
-        grp.present = np.zeros(shape, bool)
-        grp.skew = np.zeros(shape)
-        grp.truth = np.full(shape, np.nan)
+        grp.value, grp.present, grp.skew = np.zeros(shape), np.zeros(shape, bool), np.zeros(shape)
     s = System(groups, infos, subject_of, [], [], [], dict(rows_of_point), t0=t0)
-    factors: dict[tuple[str, str], float | None] = {}
+    factor_rows = []
     for d in range(days):
-        day = (datetime.fromisoformat(manifest["start"]) + timedelta(days=d)).date().isoformat()
-        with (path / "readings" / f"{day}.csv").open() as fh:
-            for r in csv.DictReader(
-                fh
-            ):  # the data set's own rows; ingest does this per reading too
-                p = index[r["point"]]
-                gr = row_of.get((p, r["quantity"]))
-                if gr is None:
-                    continue
-                key = (r["quantity"], r["unit"])
-                if key not in factors:
-                    q = resolve_quantity(r["quantity"])
-                    factors[key] = unit_factor(q, r["unit"]) if q else None
-                f = factors[key]
-                if f is None:
-                    continue
-                grp = groups[gr[0]]
-                ts = _epoch(r["ts"])
-                step = grp.step
-                skew = (ts + step / 2) % step - step / 2
-                if abs(skew) > step / 3:
-                    continue  # ingest refuses it (misaligned)
-                i = int(grp.index(ts - skew))
-                if not 0 <= i < grp.value.shape[1]:
-                    continue
-                v = float(r["value"]) * f
-                if grp.present[gr[1], i]:
+        day = (date.fromisoformat(manifest["start"]) + timedelta(days=d)).isoformat()
+        files = sorted((path / "readings").glob(f"{day}*.{fmt}"))
+        for file in files:
+            rd = (
+                pl.read_parquet(file)
+                if fmt == "parquet"
+                else pl.read_csv(file, infer_schema_length=0)
+            )
+            rd = rd.join(sf, on=["point", "quantity"], how="inner")
+            pairs = rd.select("quantity", "unit").unique()
+            for q, u in pairs.iter_rows():  # per (quantity, unit), a few dozen
+                qq = resolve_quantity(q)
+                factor_rows.append((q, u, unit_factor(qq, u) if qq else None))
+            fac_df = pl.DataFrame(
+                factor_rows, schema=["quantity", "unit", "factor"], orient="row"
+            ).unique()
+            rd = rd.join(fac_df, on=["quantity", "unit"], how="inner").filter(
+                pl.col("factor").is_not_null()
+            )
+            ts = _seconds(rd["ts"], fmt)
+            step = rd["step"].to_numpy()
+            skew = (ts + step / 2) % step - step / 2
+            ok = np.abs(skew) <= step / 3  # further off is refused by ingest (misaligned)
+            value = rd["value"].cast(pl.Float64).to_numpy() * rd["factor"].to_numpy()
+            gcol, rcol = rd["group"].to_numpy(), rd["row"].to_numpy()
+            for g, grp in groups.items():
+                m = ok & (gcol == g)
+                idx = ((ts[m] - skew[m]).astype(np.int64) - t0) // grp.step - 1
+                r = rcol[m]
+                inside = (idx >= 0) & (idx < grp.value.shape[1])
+                r, idx, v, sk = r[inside], idx[inside], value[m][inside], skew[m][inside]
+                key = r * grp.value.shape[1] + idx
+                _, first = np.unique(key, return_index=True)
+                later = np.setdiff1d(np.arange(len(key)), first)
+                grp.value[r[first], idx[first]] = v[first]
+                grp.present[r[first], idx[first]] = True
+                grp.skew[r[first], idx[first]] = sk[first]
+                for j in later.tolist():  # a second value for a key: a duplicate in the batch
                     s.extras.append(
-                        {"g": gr[0], "r": gr[1], "t": i, "value": v, "kind": "duplicate", "day": d}
+                        {
+                            "g": g,
+                            "r": int(r[j]),
+                            "t": int(idx[j]),
+                            "value": float(v[j]),
+                            "kind": "duplicate",
+                            "day": d,
+                        }
                     )
-                    continue
-                grp.value[gr[1], i] = v
-                grp.present[gr[1], i] = True
-                grp.skew[gr[1], i] = skew
-    with (path / "events.csv").open() as fh:
-        for r in csv.DictReader(fh):
-            if r["point"] in index:
-                s.events.append((index[r["point"]], _epoch(r["ts"]), r["code"]))
-    with (path / "labels.csv").open() as fh:
-        for r in csv.DictReader(fh):
-            kind = SIM_TYPES.get(r["type"], r["type"])
-            p = index.get(r["point"])
-            if p is None:
-                continue
-            series = [row_of[(p, r["quantity"])]] if r["quantity"] else rows_of_point[p]
-            if r["quantity"] and (p, r["quantity"]) not in row_of:
-                continue
-            a, b = _epoch(r["start"]), _epoch(r["end"])
-            cells = []
-            for g, row in series:
-                grp = groups[g]
-                lo, hi = int(grp.index(a)), int(grp.index(b))
-                cells += [
-                    (g, row, t) for t in range(max(lo, 0), min(hi, grp.value.shape[1] - 1) + 1)
-                ]
-            s.labels.append({"type": kind, "cells": cells, "extras": []})
-    for grp in groups.values():  # the truth is not known: estimation accuracy is not measured
+    ev = _frame(path, "events", fmt)
+    index = {i.code: k for k, i in enumerate(infos)}
+    for p, t, code in zip(
+        ev["point"].to_list(), _seconds(ev["ts"], fmt).tolist(), ev["code"].to_list(), strict=True
+    ):
+        if p in index:
+            s.events.append((index[p], int(t), code))
+    lab = _frame(path, "labels", fmt)
+    row_of = {
+        (index[pt], q): (g, r)
+        for pt, q, g, r in zip(
+            series["point"], series["quantity"], series["group"], series["row"], strict=True
+        )
+    }
+    starts, ends = _seconds(lab["start"], fmt), _seconds(lab["end"], fmt)
+    for k, r in enumerate(lab.iter_rows(named=True)):  # per label
+        p = index.get(r["point"])
+        if p is None:
+            continue
+        q = r["quantity"] or ""
+        if q and (p, q) not in row_of:
+            continue
+        cells = []
+        for g, row in [row_of[(p, q)]] if q else rows_of_point[p]:
+            grp = groups[g]
+            lo, hi = int(grp.index(starts[k])), int(grp.index(ends[k]))
+            cells += [(g, row, t) for t in range(max(lo, 0), min(hi, grp.value.shape[1] - 1) + 1)]
+        s.labels.append({"type": SIM_TYPES.get(r["type"], r["type"]), "cells": cells, "extras": []})
+    for (
+        grp
+    ) in groups.values():  # the truth behind a gap is not in the data set: no estimation error
         grp.truth = np.where(grp.present, grp.value, np.nan)
     return s, days
 
@@ -947,15 +1021,22 @@ def main() -> None:
     ap.add_argument("--days", type=int, default=14)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument(
-        "--simulator",
-        type=Path,
-        help="evaluate on a data set of `egsu simulate --out DIR --format csv` instead",
+        "--source",
+        choices=("own", "simulator"),
+        default="own",
+        help="own: this script's generator (--points electricity and --heat heat points); "
+        "simulator: the egsu simulator with --points points (its default defect rates)",
     )
+    ap.add_argument("--data", type=Path, help="evaluate an existing `egsu simulate --out` data set")
     args = ap.parse_args()
     t = time.perf_counter()
-    if args.simulator:
-        s, args.days = load_simulator(args.simulator)
-        what = f"simulator data set {args.simulator} ({len(s.infos)} points, {args.days} days)"
+    if args.source == "simulator" or args.data:
+        if args.data is None:
+            tmp = Path(tempfile.mkdtemp(prefix="vee-sim-"))
+            simulate(tmp, args.points, args.days, args.seed)
+            args.data = tmp
+        s, args.days = load_simulator(args.data)
+        what = f"egsu simulator data set {args.data} ({len(s.infos)} points, {args.days} days)"
     else:
         s = generate(args.points, args.heat, args.days, args.seed)
         what = f"{args.points} electricity + {args.heat} heat points, {args.days} days, seed {args.seed}"
