@@ -78,6 +78,7 @@ DETECTS = {
     "above_norm": "above_norm",
     "heat_imbalance": "heat_balance",
 }
+POINT_WIDE = {"heat_balance"}  # the rule flags both pipes; a defect on either explains both
 STRICT = {"gap", "spike", "negative", "duplicate", "stuck", "rollover"}
 # a defect also counts as caught by these rules: a spike rejected as beyond the connection's
 # capacity; a clock off by more than a third of the interval is refused by ingest and becomes a gap
@@ -85,6 +86,10 @@ ALSO_DETECTED_BY = {"spike": ("capacity",), "clock_skew": ("gap",)}
 # a flag of the rule is right where one of these defects is
 EXPLAINS = {
     "spike": {"spike", "capacity"},
+    # a clock off by half an interval lands on its neighbour's slot
+    "duplicate": {"duplicate", "clock_skew_edge"},
+    # no voltage at all during a power loss is outside the band too
+    "voltage_range": {"voltage_range", "power_loss"},
     # a day pushed far above its usual load (the simulator's above_norm) can pass the capacity
     "capacity": {"capacity", "spike", "above_norm"},
     # a wrong supply or return reading breaks the balance too
@@ -472,6 +477,7 @@ class Store:
     ok: np.ndarray
     bits: np.ndarray
     estimated: np.ndarray  # a gap estimate was written here
+    gap_found: np.ndarray  # the gap rule found this interval missing
 
 
 def replay(s: System, days: int, book: RuleBook) -> dict[str, Any]:
@@ -483,6 +489,7 @@ def replay(s: System, days: int, book: RuleBook) -> dict[str, Any]:
             ok=np.zeros(g.truth.shape, bool),
             bits=np.zeros(g.truth.shape, np.int64),
             estimated=np.zeros(g.truth.shape, bool),
+            gap_found=np.zeros(g.truth.shape, bool),
         )
         for k, g in s.groups.items()
     }
@@ -625,6 +632,7 @@ def replay(s: System, days: int, book: RuleBook) -> dict[str, Any]:
                 tg = E.profile(tg, ser, ks, kt, _lookup(s, stores, lst, ks, kt))
             flagged = np.flatnonzero(verdict.bits)
             verdict.details(flagged)
+            gaps = verdict.gaps
             engine_s += time.process_time() - started
             readings += len(bt)
 
@@ -657,6 +665,11 @@ def replay(s: System, days: int, book: RuleBook) -> dict[str, Any]:
                 t = int(grp.index(f.ts[row]))
                 stores[g].bits[r, t] |= int(verdict.bits[row])
                 stores[g].ok[r, t] = False
+            for k in range(len(gaps.s)):  # per gap found
+                g, r = lst[int(gaps.s[k])]
+                grp = s.groups[g]
+                a = int(grp.index(f.ts[gaps.left[k]]))
+                stores[g].gap_found[r, a + 1 : a + 1 + int(gaps.missing[k])] = True
             good = ~np.isnan(tg.value)
             for i in np.flatnonzero(good).tolist():  # per estimate
                 g, r = lst[int(tg.s[i])]
@@ -704,14 +717,22 @@ def evaluate(s: System, res: dict[str, Any]) -> list[dict[str, Any]]:
         for g, r, t in lab["cells"]:
             m[g][r, t] = True
         extra_cov[lab["type"]].update(lab["extras"])
+    # a reading whose clock is off by half an interval lands on the slot next to its own
+    if "clock_skew" in covers:
+        covers["clock_skew_edge"] = {}
+        for g, m in covers["clock_skew"].items():
+            edge = m.copy()
+            edge[:, 1:] |= m[:, :-1]
+            edge[:, :-1] |= m[:, 1:]
+            covers["clock_skew_edge"][g] = edge
     out = []
     by_type = defaultdict(list)
     for lab in s.labels:
         by_type[lab["type"]].append(lab)
     for kind, rule in DETECTS.items():
         labs = by_type.get(kind, [])
-        if rule == "gap":  # a gap is found when its intervals were estimated (or left missing)
-            flag = {g: st.estimated for g, st in stores.items()}
+        if rule == "gap":  # the gap rule found the interval missing (estimated or not)
+            flag = {g: st.gap_found for g, st in stores.items()}
             missing = {g: ~x.present for g, x in s.groups.items()}
             found = sum(1 for lab in labs if any(flag[g][r, t] for g, r, t in lab["cells"]))
             slots = sum(int((flag[g]).sum()) for g in flag)
@@ -741,6 +762,13 @@ def evaluate(s: System, res: dict[str, Any]) -> list[dict[str, Any]]:
             for k in explains:
                 if k in covers:
                     ok |= covers[k][g]
+            if rule in POINT_WIDE:  # a defect on any quantity of the point at that time explains it
+                pts = np.asarray(s.groups[g].point)
+                for k in explains:
+                    if k in covers:
+                        hit = np.zeros((pts.max() + 1, fl.shape[1]), bool)
+                        np.logical_or.at(hit, pts, covers[k][g])
+                        ok |= hit[pts]
             flagged += int(fl.sum())
             right += int((fl & ok).sum())
         fx = np.flatnonzero(extra_bits & bit)
