@@ -665,11 +665,17 @@ def replay(s: System, days: int, book: RuleBook) -> dict[str, Any]:
                 t = int(grp.index(f.ts[row]))
                 stores[g].bits[r, t] |= int(verdict.bits[row])
                 stores[g].ok[r, t] = False
-            for k in range(len(gaps.s)):  # per gap found
+            for k in range(
+                len(gaps.s)
+            ):  # per gap found (the writer records those within the limit)
                 g, r = lst[int(gaps.s[k])]
                 grp = s.groups[g]
+                if gaps.missing[k] * grp.step > 48 * 3600:
+                    continue
                 a = int(grp.index(f.ts[gaps.left[k]]))
-                stores[g].gap_found[r, a + 1 : a + 1 + int(gaps.missing[k])] = True
+                lo_, hi_ = max(a + 1, 0), min(a + 1 + int(gaps.missing[k]), grp.value.shape[1])
+                if lo_ < hi_:
+                    stores[g].gap_found[r, lo_:hi_] = True
             good = ~np.isnan(tg.value)
             for i in np.flatnonzero(good).tolist():  # per estimate
                 g, r = lst[int(tg.s[i])]

@@ -468,3 +468,12 @@ def test_rejected_reading_is_estimated_from_usable_neighbours() -> None:
     expected = values[99] + (values[102] - values[99]) * np.array([1, 2]) / 3
     assert np.allclose(np.sort(t.value), np.sort(expected))
     assert all(r & (R.NEGATIVE | R.CAPACITY | R.SPIKE) for r in t.reason.tolist())
+
+
+def test_no_gap_towards_a_reading_from_the_future() -> None:
+    ts = grid(12)
+    ser = Series([spec("active_import")])
+    keep = np.r_[np.arange(8), [11]]  # a reading stamped 3 intervals ahead of the others
+    f = frame([(0, ts[keep], shape(12)[keep])])
+    v = validate(f, ser, float(ts[7] + 60))
+    assert hits(f, v, R.FUTURE) == [12] and not len(v.gaps.s)

@@ -603,7 +603,8 @@ def validate(
         )
 
     # --- gaps ---------------------------------------------------------------------------------
-    g = has_prev & (dt > step) & (batch | batch[prev])
+    # not towards a reading stamped in the future: those intervals have not ended yet
+    g = has_prev & (dt > step) & (batch | batch[prev]) & ((bits & R.FUTURE) == 0)
     gi = np.flatnonzero(g)
     gaps = Gaps(
         s=s[gi],
