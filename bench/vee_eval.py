@@ -23,6 +23,7 @@ import argparse
 import json
 import math
 import os
+import shutil
 import tempfile
 import time
 from collections import defaultdict
@@ -1067,9 +1068,14 @@ def main() -> None:
     if args.source == "simulator" or args.data:
         if args.data is None:
             tmp = Path(tempfile.mkdtemp(prefix="vee-sim-"))
-            simulate(tmp, args.points, args.days, args.seed)
-            args.data = tmp
-        s, args.days = load_simulator(args.data)
+            try:
+                simulate(tmp, args.points, args.days, args.seed)
+                s, args.days = load_simulator(tmp)
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+            args.data = Path(f"(simulated, seed {args.seed})")
+        else:
+            s, args.days = load_simulator(args.data)
         what = f"egsu simulator data set {args.data} ({len(s.infos)} points, {args.days} days)"
     else:
         s = generate(args.points, args.heat, args.days, args.seed)
