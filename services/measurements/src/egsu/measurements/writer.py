@@ -475,9 +475,7 @@ async def _store_readings(
 
     # --- explain: the numbers behind every hit and every estimate -------------------------
     batch_rows = _BatchRows(pid, qid, ts, val, version, rules, dup, frame_of_batch)
-    await _findings(
-        conn, ser, f, verdict, tg, batch_rows, est_version, up_rows, up_ctx, ctx, add[up]
-    )
+    await _findings(conn, ser, verdict, tg, batch_rows, est_version, up_rows, up_ctx, ctx, add[up])
 
 
 async def _record_gaps(conn: asyncpg.Connection, ser: Series, f: Frame, verdict: Verdict) -> None:
@@ -566,7 +564,6 @@ class _BatchRows:
 async def _findings(
     conn: asyncpg.Connection,
     ser: Series,
-    f: Frame,
     verdict: Verdict,
     tg: E.Targets,
     b: _BatchRows,
