@@ -119,7 +119,7 @@ async def audit_events(infra: object, subject: str) -> list[dict]:
         while True:
             try:
                 msgs = await sub.fetch(200, timeout=1)
-            except nats.errors.TimeoutError:
+            except (nats.errors.TimeoutError, TimeoutError):
                 break
             out += [json.loads(m.data) for m in msgs]
             for m in msgs:

@@ -72,7 +72,8 @@ async def forward(
         try:
             upstream = await http.send(upstream_req, stream=True)
             break
-        except httpx.ConnectError as exc:
+        except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError) as exc:
+            # Nothing was answered: the service restarted, or dropped a kept-alive connection.
             if attempt < len(attempts):
                 await asyncio.sleep(attempts[attempt])
                 continue
@@ -84,6 +85,12 @@ async def forward(
         except httpx.TimeoutException as exc:
             raise GatewayTimeout(
                 f"the {service} service did not answer within {timeout:.0f} s"
+            ) from exc
+        except httpx.TransportError as exc:
+            raise ServiceUnavailable(
+                f"the connection to the {service} service failed; try again",
+                code="upstream_unavailable",
+                retry_after=1,
             ) from exc
     return StreamingResponse(
         upstream.aiter_raw(),

@@ -45,7 +45,9 @@ class AuditLog:
     def __init__(self, bus: Bus, service: str, *, max_queue: int = 200_000) -> None:
         self.bus = bus
         self.service = service
-        self._queue: deque[AuditEvent] = deque(maxlen=max_queue)
+        self._queue: deque[AuditEvent] = deque()
+        self.max_queue = max_queue
+        self.dropped = 0
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -100,6 +102,12 @@ class AuditLog:
     def record_nowait(self, kind: str, action: str, **kw: Any) -> AuditEvent:
         """Queue one event for background publishing."""
         ev = self.event(kind, action, **kw)
+        if len(self._queue) >= self.max_queue:
+            # The bus has been away for long: keep what is queued, count what cannot be kept.
+            self.dropped += 1
+            if self.dropped % 1000 == 1:
+                log.error("audit: queue full (%d); %d events not recorded", self.max_queue, self.dropped)
+            return ev
         self._queue.append(ev)
         self._wake.set()
         return ev

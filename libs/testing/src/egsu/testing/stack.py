@@ -108,7 +108,10 @@ class Stack:
             if self.proc.poll() is not None:
                 raise StackError(f"egsu up exited with {self.proc.returncode}\n{self.tail()}")
             try:
-                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
+                if (
+                    httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200
+                    and self._all_ready()
+                ):
                     return
             except httpx.HTTPError:
                 pass
@@ -116,6 +119,13 @@ class Stack:
         raise StackError(
             f"the System was not ready within {timeout:.0f} s\n{self.tail()}\n{self._not_ready()}"
         )
+
+    def _all_ready(self) -> bool:
+        """The supervisor has seen every process ready too (it probes once a second)."""
+        try:
+            return all(p["state"] == "ready" for p in self.state()["processes"].values())
+        except (OSError, ValueError, KeyError):
+            return False
 
     def _not_ready(self) -> str:
         try:

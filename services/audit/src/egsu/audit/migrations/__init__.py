@@ -1,0 +1,3 @@
+"""Migrations of the audit journal's schema."""
+
+SCHEMA = "audit"

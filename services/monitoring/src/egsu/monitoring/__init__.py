@@ -1,0 +1,1 @@
+"""Real-time monitoring: live state, alarm rules, the alarm life cycle, notifications."""

@@ -1,0 +1,3 @@
+"""Alembic migrations of monitoring (schema ``monitoring``)."""
+
+SCHEMA = "monitoring"
