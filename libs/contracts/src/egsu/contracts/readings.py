@@ -87,3 +87,17 @@ class ReadingsStored(BaseModel):
     points: list[str]
     quantities: list[str]
     events: int = 0
+
+
+class ReadingsCorrected(BaseModel):
+    """Published on ``egsu.readings.corrected.<bin>`` once a confirmed correction is in the historian."""
+
+    correction_id: str
+    subject_bin: str
+    point: str
+    quantity: str
+    ts_from: datetime  # exclusive
+    ts_to: datetime  # inclusive
+    count: int  # readings that got a new current version
+    reason_code: str
+    confirmed_at: datetime

@@ -14,7 +14,7 @@ from egsu.contracts.vocabulary import resolve_quantity
 from egsu.core.errors import FieldError, NotFound, Unprocessable
 from egsu.measurements import queries
 from egsu.measurements.catalog import Catalog, Point
-from egsu.measurements.writer import COUNTRY
+from egsu.measurements.rollups import COUNTRY
 
 router = APIRouter(prefix="/api/v1/measurements", tags=["measurements"])
 Reader = Annotated[
@@ -33,6 +33,7 @@ def _bad(field: str, message: str) -> Unprocessable:
 def window(
     start: datetime | None, end: datetime | None, max_span_days: int = 3700
 ) -> tuple[datetime, datetime]:
+    """The query window (from, to], one day back from now by default."""
     for name, v in (("from", start), ("to", end)):
         if v is not None and v.tzinfo is None:
             raise _bad(name, "give the time with its UTC offset, e.g. 2026-01-15T00:00:00+05:00")
@@ -84,6 +85,13 @@ async def point_readings(
     ] = None,
     resolution: PointResolution = "native",
     versions: Literal["current", "all"] = "current",
+    explain: Annotated[
+        bool,
+        Query(
+            description="native only: which rule fired with what numbers, the origin of each value, "
+            "and the missing intervals between stored readings"
+        ),
+    ] = False,
 ) -> dict[str, Any]:
     p = await visible_point(request, principal, code)
     start, end = window(start, end)
@@ -97,7 +105,9 @@ async def point_readings(
         async with request.app.state.pool.acquire() as conn:
             if resolution == "native":
                 _check_size(start, end, p.interval_min * 60, limit)
-                items = await queries.native(conn, p.id, qid, start, end, versions == "all", limit)
+                items = await queries.native(
+                    conn, p.id, qid, start, end, versions == "all", limit, explain, p.interval_min
+                )
             else:
                 items = await queries.point_buckets(conn, p.id, qid, start, end, resolution)
     return {

@@ -8,14 +8,19 @@ import contextlib
 import asyncpg
 from fastapi import FastAPI
 
+from egsu.auth.client import service_client
 from egsu.contracts.streams import INGEST_BATCHES
 from egsu.core.service import add_ready_check, create_service_app
 from egsu.core.settings import get_settings
 from egsu.measurements.api import router
+from egsu.measurements.api_vee import router as vee_router
 from egsu.measurements.catalog import Catalog
 from egsu.measurements.config import MeasurementsSettings
-from egsu.measurements.events import Historian
+from egsu.measurements.corrections import Corrections
+from egsu.measurements.events import Historian, subscribe_registry_changes
 from egsu.measurements.models import SCHEMA, outbox
+from egsu.measurements.points import PointDirectory
+from egsu.measurements.vee.config import RuleBook
 from egsu.runtime import Runtime, service_lifespan
 from egsu.runtime.outbox import OutboxRelay
 
@@ -44,8 +49,27 @@ def create_app() -> FastAPI:
         app.state.catalog = catalog
         relay = OutboxRelay(rt.db, rt.bus, outbox)
         relay.start()
-        historian = Historian(pool, catalog, relay, settings.workers)
+        app.state.relay = relay
+        registry = service_client(settings, "registry", timeout=30)
+        directory = PointDirectory(registry, settings.point_cache_seconds)
+        app.state.directory = directory
+        rulebook = RuleBook(settings.vee_rules_off, settings.vee_thresholds)
+        app.state.rulebook = rulebook
+        sub = await subscribe_registry_changes(rt.bus, directory)
+        historian = Historian(
+            pool,
+            catalog,
+            relay,
+            settings.workers,
+            directory,
+            rulebook,
+            settings.vee_stats_refresh_hours * 3600,
+            settings.vee_stats_window_hours * 3600,
+        )
         app.state.historian = historian
+        assert rt.audit is not None
+        app.state.corrections = Corrections(pool, catalog, rt.audit, rulebook, relay)
+        warm = asyncio.create_task(directory.warm())
         rt.bus.consumer(
             stream="INGEST",
             durable="measurements",
@@ -56,6 +80,11 @@ def create_app() -> FastAPI:
             max_ack_pending=64,
         )
         flusher = asyncio.create_task(historian.flusher(settings.rollup_flush_seconds))
+        estimator = asyncio.create_task(
+            historian.estimator(
+                settings.vee_estimate_every_seconds, settings.vee_estimate_delay_seconds
+            )
+        )
 
         async def ping_pool() -> None:
             async with pool.acquire() as conn:
@@ -64,10 +93,17 @@ def create_app() -> FastAPI:
         add_ready_check(app, "pool", ping_pool)
 
         async def stop() -> None:
+            warm.cancel()
             flusher.cancel()
+            estimator.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await flusher
+            with contextlib.suppress(asyncio.CancelledError):
+                await estimator
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
             await relay.stop()
+            await registry.aclose()
             await pool.close()
 
         rt.closers.append(stop)
@@ -81,6 +117,6 @@ def create_app() -> FastAPI:
             "stamped at the end of their interval; hour buckets are labelled by their start; days and months "
             "are Kazakhstan's (UTC+05:00)."
         ),
-        routers=[router],
+        routers=[router, vee_router],
         lifespan=service_lifespan(settings, schema=SCHEMA, bus=True, on_start=on_start),
     )

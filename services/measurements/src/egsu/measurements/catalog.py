@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import date
 
@@ -114,6 +115,35 @@ class Catalog:
         self._remember(p)
         return p
 
+    async def point_by_id(self, conn: asyncpg.Connection, pid: int) -> Point | None:
+        if pid in self.by_id:
+            return self.by_id[pid]
+        r = await conn.fetchrow(
+            "SELECT id, code, subject_bin, facility_id, region_kato, commodity, interval_min "
+            "FROM measurements.point WHERE id = $1",
+            pid,
+        )
+        if r is None:
+            return None
+        p = Point(**dict(r))
+        self._remember(p)
+        return p
+
+    async def points_where(self, conn: asyncpg.Connection, column: str, value: str) -> list[Point]:
+        """The historian's points of a subject, facility or region."""
+        assert column in ("subject_bin", "facility_id", "region_kato")
+        rows = await conn.fetch(
+            "SELECT id, code, subject_bin, facility_id, region_kato, commodity, interval_min "
+            f"FROM measurements.point WHERE {column} = $1 ORDER BY code",
+            value,
+        )
+        out = []
+        for r in rows:
+            p = Point(**dict(r))
+            self._remember(p)
+            out.append(p)
+        return out
+
     def _remember(self, p: Point) -> None:
         self.points[p.code] = p
         self.by_id[p.id] = p
@@ -128,11 +158,10 @@ class Catalog:
                 continue
             start = date(y, mth, 1)
             end = date(y + (mth == 12), mth % 12 + 1, 1)
-            try:
+            # another writer may create it at the same moment
+            with contextlib.suppress(asyncpg.DuplicateTableError, asyncpg.UniqueViolationError):
                 await pool_conn.execute(
                     f"CREATE TABLE IF NOT EXISTS measurements.{name} PARTITION OF measurements.reading "
                     f"FOR VALUES FROM ('{start.isoformat()}T00:00:00+00') TO ('{end.isoformat()}T00:00:00+00')"
                 )
-            except (asyncpg.DuplicateTableError, asyncpg.UniqueViolationError):
-                pass  # another writer created it a moment ago
             self.partitions.add(name)

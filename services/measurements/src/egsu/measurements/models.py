@@ -21,7 +21,7 @@ from sqlalchemy import (
     Text,
     func,
 )
-from sqlalchemy.dialects.postgresql import REAL
+from sqlalchemy.dialects.postgresql import JSONB, REAL
 
 from egsu.db import make_metadata
 from egsu.runtime.outbox import outbox_table
@@ -115,6 +115,9 @@ point_hour = Table(
     Column("valid_count", Integer, nullable=False),
     Column("min", Double),
     Column("max", Double),
+    Column("suspect_count", Integer, nullable=False, server_default="0"),
+    Column("estimated_count", Integer, nullable=False, server_default="0"),
+    Column("edited_count", Integer, nullable=False, server_default="0"),
 )
 
 # Totals of facilities (level 1), subjects (2), regions (3) and the country (4) per hour: energy
@@ -144,6 +147,74 @@ group_delta = Table(
     Column("sum", Double, nullable=False),
     Column("count", Integer, nullable=False),
     Column("valid_count", Integer, nullable=False),
+)
+
+# The numbers behind the rule hits of one version of a reading (explain), and the method of an
+# estimate. Only flagged and estimated versions have a row.
+vee_finding = Table(
+    "vee_finding",
+    metadata,
+    Column("point_id", Integer, primary_key=True),
+    Column("quantity_id", SmallInteger, primary_key=True),
+    Column("ts", DateTime(timezone=True), primary_key=True),
+    Column("version", SmallInteger, primary_key=True),
+    Column("rules", Integer, nullable=False),
+    Column("detail", JSONB, nullable=False),
+)
+
+# Gaps a batch revealed, estimated by the estimator once no batch is likely to fill them any more.
+vee_gap = Table(
+    "vee_gap",
+    metadata,
+    Column("point_id", Integer, primary_key=True),
+    Column("quantity_id", SmallInteger, primary_key=True),
+    Column("after_ts", DateTime(timezone=True), primary_key=True),
+    Column("before_ts", DateTime(timezone=True), nullable=False),
+    Column("detected_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index(None, "detected_at"),
+)
+
+# Robust statistics of a series' own recent history, for batches too small to carry their own.
+vee_series = Table(
+    "vee_series",
+    metadata,
+    Column("point_id", Integer, primary_key=True),
+    Column("quantity_id", SmallInteger, primary_key=True),
+    Column("computed_at", DateTime(timezone=True), nullable=False),
+    Column("n", Integer, nullable=False),
+    Column("q05", Double),
+    Column("q25", Double),
+    Column("q50", Double),
+    Column("q75", Double),
+    Column("q95", Double),
+    Column("nonzero", Double),
+    Column("equal", Double),
+)
+
+# Corrections (§48): proposed by one user, confirmed or rejected by another.
+correction = Table(
+    "correction",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("point_id", Integer, nullable=False),
+    Column("quantity_id", SmallInteger, nullable=False),
+    Column("subject_bin", String(12), nullable=False),
+    Column("ts_from", DateTime(timezone=True), nullable=False),
+    Column("ts_to", DateTime(timezone=True), nullable=False),
+    Column("mode", String(16), nullable=False),  # values | re_estimate
+    Column("proposed", JSONB, nullable=False),  # [{ts, value, method?}]
+    Column("reason_code", String(48), nullable=False),
+    Column("comment", Text, nullable=False),
+    Column("status", String(16), nullable=False),  # pending | confirmed | rejected
+    Column("requested_by", JSONB, nullable=False),
+    Column("requested_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("decided_by", JSONB),
+    Column("decided_at", DateTime(timezone=True)),
+    Column("decision_comment", Text),
+    Column("applied", Integer),
+    Index(None, "status", "requested_at"),
+    Index(None, "subject_bin", "requested_at"),
+    Index(None, "point_id", "quantity_id"),
 )
 
 outbox = outbox_table(metadata)

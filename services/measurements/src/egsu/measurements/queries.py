@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
+import orjson
 
 from egsu.measurements.quality import NAMES
+from egsu.measurements.vee import rules as R
 
 LOCAL_OFFSET = "5 hours"  # Kazakhstan, UTC+05:00: days and months are local
 MINUTES = {"15m": 15, "30m": 30}
@@ -15,6 +17,33 @@ MINUTES = {"15m": 15, "30m": 30}
 
 def _iso(dt: datetime | None) -> str | None:
     return dt.isoformat() if dt else None
+
+
+ORIGINS = {0: "actual", 1: "estimated", 2: "edited"}
+TIME_KEYS = frozenset({"run_from", "left_ts", "right_ts", "after", "before"})
+
+
+def _explain(detail: Any) -> dict[str, Any]:
+    """A finding's numbers with times as ISO 8601 and each rule's severity."""
+    d = orjson.loads(detail) if isinstance(detail, (str, bytes)) else dict(detail or {})
+    out: dict[str, Any] = {}
+    for code, numbers in d.items():
+        if not isinstance(numbers, dict):
+            out[code] = numbers
+            continue
+        item = {
+            k: (
+                datetime.fromtimestamp(v, UTC).isoformat()
+                if k in TIME_KEYS and isinstance(v, (int, float))
+                else v
+            )
+            for k, v in numbers.items()
+        }
+        rule = R.BY_CODE.get(code)
+        if rule is not None:
+            item["severity"] = rule.severity
+        out[code] = item
+    return out
 
 
 async def native(
@@ -25,12 +54,17 @@ async def native(
     end: datetime,
     all_versions: bool,
     limit: int,
+    explain: bool = False,
+    interval_min: int = 15,
 ) -> list[dict[str, Any]]:
     rows = await conn.fetch(
         f"""
-        SELECT ts, value, quality, rules, version, current, origin FROM measurements.reading
-        WHERE point_id = $1 AND quantity_id = $2 AND ts > $3 AND ts <= $4 {"" if all_versions else "AND current"}
-        ORDER BY ts, version LIMIT $5
+        SELECT r.ts, r.value, r.quality, r.rules, r.version, r.current, r.origin, r.correction_id,
+               {"f.detail::text" if explain else "NULL"} AS detail
+        FROM measurements.reading r
+        {"LEFT JOIN measurements.vee_finding f ON f.point_id = r.point_id AND f.quantity_id = r.quantity_id AND f.ts = r.ts AND f.version = r.version" if explain else ""}
+        WHERE r.point_id = $1 AND r.quantity_id = $2 AND r.ts > $3 AND r.ts <= $4 {"" if all_versions else "AND r.current"}
+        ORDER BY r.ts, r.version LIMIT $5
         """,
         point_id,
         qid,
@@ -40,17 +74,58 @@ async def native(
     )
     out = []
     for r in rows:
-        item = {
+        item: dict[str, Any] = {
             "ts": r["ts"].isoformat(),
             "value": r["value"],
             "quality": NAMES[r["quality"]],
             "rules": r["rules"],
+            "flags": R.codes_of(r["rules"]),
             "version": r["version"],
         }
         if all_versions:
             item["current"] = r["current"]
             if not r["current"]:
                 item["quality"] = "superseded"
+        if explain:
+            item["origin"] = ORIGINS.get(r["origin"], "actual")
+            item["explain"] = _explain(r["detail"])
+            if r["correction_id"]:
+                item["correction_id"] = r["correction_id"]
+        out.append(item)
+    if explain and not all_versions and len(rows) > 1:
+        out = _with_missing(out, [r["ts"] for r in rows], interval_min * 60)
+    return out
+
+
+def _with_missing(
+    items: list[dict[str, Any]], stamps: list[datetime], step: int
+) -> list[dict[str, Any]]:
+    """Interior missing intervals as items of quality ``missing`` (between stored readings)."""
+    out: list[dict[str, Any]] = []
+    for i, item in enumerate(items):
+        if i:
+            a, b = stamps[i - 1].timestamp(), stamps[i].timestamp()
+            n = round((b - a) / step) - 1
+            for k in range(1, n + 1):  # per missing interval of the answer
+                out.append(
+                    {
+                        "ts": datetime.fromtimestamp(a + k * step, UTC).isoformat(),
+                        "value": None,
+                        "quality": "missing",
+                        "rules": R.GAP,
+                        "flags": ["gap"],
+                        "version": None,
+                        "origin": None,
+                        "explain": {
+                            "gap": {
+                                "missing_intervals": n,
+                                "after": stamps[i - 1].isoformat(),
+                                "before": stamps[i].isoformat(),
+                                "severity": "notice",
+                            }
+                        },
+                    }
+                )
         out.append(item)
     return out
 
@@ -193,22 +268,31 @@ async def history(
     rows = await conn.fetch(
         """
         SELECT r.version, r.value, r.quality, r.rules, r.origin, r.current, r.recorded_at, r.superseded_at,
-               r.correction_id, r.skew_s, b.receipt_id, b.source
-        FROM measurements.reading r LEFT JOIN measurements.batch b ON b.id = r.batch_id
+               r.correction_id, r.skew_s, b.receipt_id, b.source, f.detail::text AS detail,
+               c.reason_code, c.comment, c.requested_by::text AS requested_by, c.requested_at,
+               c.decided_by::text AS decided_by, c.decided_at, c.decision_comment
+        FROM measurements.reading r
+        LEFT JOIN measurements.batch b ON b.id = r.batch_id
+        LEFT JOIN measurements.vee_finding f ON f.point_id = r.point_id AND f.quantity_id = r.quantity_id
+             AND f.ts = r.ts AND f.version = r.version
+        LEFT JOIN measurements.correction c ON c.id = r.correction_id
         WHERE r.point_id = $1 AND r.quantity_id = $2 AND r.ts = $3 ORDER BY r.version
         """,
         point_id,
         qid,
         ts,
     )
-    origin = {0: "actual", 1: "estimated", 2: "edited"}
-    return [
-        {
+    out = []
+    previous: float | None = None
+    for r in rows:
+        item: dict[str, Any] = {
             "version": r["version"],
             "value": r["value"],
+            "previous_value": previous,
             "quality": "superseded" if not r["current"] else NAMES[r["quality"]],
             "rules": r["rules"],
-            "origin": origin.get(r["origin"], "actual"),
+            "flags": R.codes_of(r["rules"]),
+            "origin": ORIGINS.get(r["origin"], "actual"),
             "current": r["current"],
             "recorded_at": r["recorded_at"].isoformat(),
             "superseded_at": _iso(r["superseded_at"]),
@@ -216,9 +300,24 @@ async def history(
             "receipt_id": r["receipt_id"],
             "source": r["source"],
             "clock_skew_s": r["skew_s"],
+            "explain": _explain(r["detail"]),
         }
-        for r in rows
-    ]
+        if r["correction_id"]:
+            requested = orjson.loads(r["requested_by"]) if r["requested_by"] else {}
+            decided = orjson.loads(r["decided_by"]) if r["decided_by"] else {}
+            item["correction"] = {
+                "id": r["correction_id"],
+                "reason_code": r["reason_code"],
+                "comment": r["comment"],
+                "requested_by": requested.get("username"),
+                "requested_at": _iso(r["requested_at"]),
+                "confirmed_by": decided.get("username"),
+                "confirmed_at": _iso(r["decided_at"]),
+                "confirmation_comment": r["decision_comment"],
+            }
+        out.append(item)
+        previous = r["value"]
+    return out
 
 
 async def events(
