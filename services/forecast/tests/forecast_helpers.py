@@ -16,6 +16,7 @@ from egsu.testing.stack import Stack
 from egsu.testing.world import World, kz
 
 F = "/api/v1/forecast"
+REGIONS = ("100000000", "390000000", "590000000")  # regions no other test writes to
 M = "/api/v1/measurements"
 
 

@@ -10,24 +10,12 @@ from typing import Any
 
 import httpx
 import pytest
-from forecast_helpers import F, Region, electricity, run_job, week
+from forecast_helpers import REGIONS, F, Region, electricity, run_job
 
 from egsu.testing.stack import Stack
 from egsu.testing.world import KZ
 
 pytestmark = pytest.mark.stack
-REGIONS = ("100000000", "390000000", "590000000")
-
-
-@pytest.fixture(scope="module")
-def regions(stack: Stack) -> list[Region]:
-    made = week(stack, REGIONS)
-    with stack.sync_client("operator") as c:
-        for quantity in ("active_import", "heat_energy"):
-            job = run_job(c, kind="train", group="national", quantity=quantity)
-            assert job["result"]["horizons"]["day_ahead"]["status"] == "trained", job
-            assert job["result"]["scoring"]["horizons"]["day_ahead"]["status"] == "scored", job
-    return made
 
 
 def _forecast(c: httpx.Client, path: str, **params: Any) -> dict[str, Any]:

@@ -546,13 +546,9 @@ async def root_cause(
         }
         events = await fc.historian.events(info.code, t_start, t_end)
         for e in events:
-            if (
-                info.code == p.code
-                and code
-                and e.get("code") == code
-                and e["ts"] >= t_end.isoformat()
-            ):
-                continue
+            at = int(datetime.fromisoformat(e["ts"]).timestamp())
+            if info.code == p.code and code and e.get("code") == code and at >= incident_ts:
+                continue  # the incident itself
             w = insights.EVENT_WEIGHTS.get(str(e.get("code")), 0.1)
             w = max(w, insights.SEVERITY_WEIGHTS.get(str(e.get("severity") or "").lower(), 0.0))
             found.append(
@@ -561,7 +557,7 @@ async def root_cause(
                     "code": e.get("code"),
                     "text": e.get("text"),
                     "severity": e.get("severity"),
-                    "ts": int(datetime.fromisoformat(e["ts"]).timestamp()),
+                    "ts": at,
                     "relation": relation,
                     "strength": max(w, 0.05),
                     "object": obj,

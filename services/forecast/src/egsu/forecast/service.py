@@ -217,8 +217,8 @@ class Forecasting:
         step_s = refs[0].step_s
         step = pd.Timedelta(seconds=step_s)
         index = pd.date_range(start.astimezone(KZ), end.astimezone(KZ), freq=step, inclusive="left")
-        index = pd.DatetimeIndex(index, freq=step)
-        known = int(np.searchsorted(index.asi8, pd.Timestamp(known_end).value, side="left"))
+        index = pd.DatetimeIndex(index.as_unit("ns"), freq=step)
+        known = int(np.searchsorted(index.asi8, pd.Timestamp(known_end).as_unit("ns").value))
         histories = await asyncio.gather(
             *(
                 self.historian.series(r.level, r.key, r.quantity, start, known_end, step_s)
@@ -312,11 +312,15 @@ class Forecasting:
         if not has_data.any():
             return {"series": len(refs), "trained_series": 0, "note": "no readings yet"}
         keep = np.flatnonzero(has_data)
+        # The history starts on the local day of the first reading (a young group has weeks of
+        # nothing before it).
+        per_day = max(1, DAY_S // step_s)
+        first = int(np.flatnonzero(np.isfinite(full.load).any(axis=0))[0]) // per_day * per_day
         columns = [name for name, values in full.exog.items() if np.isfinite(values[keep]).any()]
         panel = Panel(
-            index=full.index,
-            load=full.load[keep],
-            exog={c: full.exog[c][keep] for c in columns},
+            index=full.index[first:],
+            load=full.load[keep, first:],
+            exog={c: full.exog[c][keep, first:] for c in columns},
             ids=[full.ids[i] for i in keep],
         )
         parents = (
@@ -503,7 +507,7 @@ class Forecasting:
         runs: list[dict[str, Any]] = []
         for h in horizons:
             trained = models[h]
-            stop = int(np.searchsorted(full.index.asi8, pd.Timestamp(ends[h]).value, side="left"))
+            stop = int(np.searchsorted(full.index.asi8, pd.Timestamp(ends[h]).as_unit("ns").value))
             panel = self.restrict(full, stop, trained.exog)
             try:
                 window = pipeline.scoring_window(panel, trained, known)

@@ -278,8 +278,8 @@ def on_grid(
     origin = np.full(n, -1, dtype=np.int8)
     if frame is None or frame.empty:
         return values, origin
-    middle = (index + step / 2).tz_convert("UTC").asi8 / 1e9
-    times = frame.index.asi8 / 1e9
+    middle = (index + step / 2).tz_convert("UTC").as_unit("ns").asi8 / 1e9
+    times = pd.DatetimeIndex(frame.index).as_unit("ns").asi8 / 1e9
     near = np.full(n, np.inf)
     if len(times):
         pos = np.searchsorted(times, middle)
