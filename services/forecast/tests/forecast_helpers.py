@@ -155,13 +155,17 @@ def run_job(c: httpx.Client, timeout: float = 180.0, **body: Any) -> dict[str, A
     assert r.status_code == 202, r.text
     job = r.json()["items"][0]
     assert job["status"] in ("queued", "running", "done")
+    return wait_job(c, job["id"], timeout)
+
+
+def wait_job(c: httpx.Client, job_id: str, timeout: float = 180.0) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
-        r = c.get(f"{F}/jobs/{job['id']}")
+        r = c.get(f"{F}/jobs/{job_id}")
         assert r.status_code == 200, r.text
         job = r.json()
         if job["status"] in ("done", "failed"):
             assert job["status"] == "done", job
-            return job
+            return job  # type: ignore[no-any-return]
         assert time.monotonic() < deadline, f"job still {job['status']}: {job}"
         time.sleep(0.3)

@@ -4,16 +4,28 @@ back-test scores, and who may see what."""
 
 from __future__ import annotations
 
+import math
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
-from forecast_helpers import REGIONS, F, Region, electricity, run_job
+from forecast_helpers import (
+    REGIONS,
+    F,
+    Region,
+    electricity,
+    hours_back,
+    post_readings,
+    run_job,
+    wait_job,
+    wait_stored,
+)
 
 from egsu.testing.stack import Stack
-from egsu.testing.world import KZ
+from egsu.testing.world import KZ, World, kz
 
 pytestmark = pytest.mark.stack
 
@@ -206,3 +218,81 @@ def test_a_subject_sees_its_own_forecasts_only(stack: Stack, regions: list[Regio
         assert c.post(f"{F}/scenarios", json={}).status_code == 403
         series = c.get(f"{F}/series").json()["items"]
         assert series and {s["subject_bin"] for s in series} == {mine.bin}
+
+
+def test_new_readings_update_the_intraday_forecast(stack: Stack, regions: list[Region]) -> None:
+    r = regions[2]
+    with stack.sync_client("operator") as c:
+        before = _forecast(c, f"regions/{r.kato}", quantity="active_import", horizon="intraday")
+        last = hours_back(1)[-1]
+        # a corrected value of the last hour reaches the historian …
+        wait_stored(
+            stack,
+            [post_readings(stack, r.power, "active_import", [(last, 1.5 * electricity(2, last))])],
+        )
+        deadline = time.monotonic() + 90
+        while True:  # … and the group's intraday forecast is issued again, by a job
+            after = _forecast(c, f"regions/{r.kato}", quantity="active_import", horizon="intraday")
+            if after["issued_at"] > before["issued_at"]:
+                break
+            assert time.monotonic() < deadline, "no update after new data"
+            time.sleep(0.5)
+        jobs = c.get(f"{F}/jobs", params={"kind": "score", "group": "national"}).json()["items"]
+        assert any(j["origin"] == "data" and j["status"] == "done" for j in jobs)
+
+
+def test_a_metering_point_is_forecast_at_its_own_step(stack: Stack, regions: list[Region]) -> None:
+    w = World(
+        stack,
+        REGIONS[2],
+        interval_min=15,
+        quantities=["active_import"],
+        position="consumption",
+        nominal_voltage=None,
+        rated_current=None,
+        criticality=3,
+    )
+    now = hours_back(1)[-1] + timedelta(hours=1)
+    steps = [now - timedelta(minutes=15 * k) for k in range(6 * 96, 0, -1)]
+    values = [
+        (t, round(25 + 10 * math.sin(2 * math.pi * ((t.hour + 5) % 24 + t.minute / 60) / 24), 3))
+        for t in steps
+    ]
+    body = {
+        "subject_bin": w.bin,
+        "readings": [
+            {
+                "point": w.point_code,
+                "quantity": "active_import",
+                "ts": kz(t + timedelta(minutes=15)),
+                "value": v,
+            }
+            for t, v in values
+        ],
+    }
+    with stack.sync_client(w.user) as c:
+        resp = c.post(
+            "/api/v1/ingest/readings", json=body, headers={"Idempotency-Key": uuid.uuid4().hex}
+        )
+        assert resp.status_code == 202, resp.text
+        wait_stored(stack, [resp.json()["receipt_id"]])
+        assert c.post(f"{F}/points/{w.point_code}", json={}).status_code == 403  # operators ask
+    with stack.sync_client("operator") as c:
+        asked = c.post(f"{F}/points/{w.point_code}", json={"quantity": "active_import"})
+        assert asked.status_code == 202, asked.text
+        job = wait_job(c, asked.json()["job"]["id"])
+        assert job["group"] == "point:900"
+        wrong = c.post(f"{F}/points/{w.point_code}", json={"quantity": "heat_energy"})
+        assert wrong.status_code == 422 and wrong.json()["errors"][0]["field"] == "quantity"
+    with stack.sync_client(w.user) as c:
+        native = _forecast(c, f"points/{w.point_code}", horizon="day_ahead")
+        assert native["resolution"] == "15m" and len(native["items"]) == 96, job["result"]
+        hourly = _forecast(c, f"points/{w.point_code}", horizon="day_ahead", resolution="1h")
+        assert len(hourly["items"]) == 24
+        assert hourly["items"][0]["p50"] == round(sum(i["p50"] for i in native["items"][:4]), 3)
+        intraday = _forecast(c, f"points/{w.point_code}", horizon="intraday")
+        assert len(intraday["items"]) == 96
+        first = datetime.fromisoformat(intraday["items"][0]["ts"])
+        assert now <= first <= datetime.now(UTC)  # from the current quarter hour on
+        scores = c.get(f"{F}/points/{w.point_code}/scores")
+        assert scores.status_code == 200 and "day_ahead" in scores.json()["horizons"]

@@ -17,7 +17,8 @@ class ForecastSettings(Settings):
 
     # What is forecast without being asked: the national hierarchy (regions and the country),
     # facilities and subjects; metering points when asked for (POST /points/{code}) or listed here.
-    forecast_auto_levels: tuple[str, ...] = ("national", "facility", "subject")
+    # None: all three, and the national hierarchy only in the test environment.
+    forecast_auto_levels: tuple[str, ...] | None = None
     forecast_quantities: tuple[str, ...] = ("active_import", "heat_energy")
     forecast_horizons: tuple[str, ...] = ("intraday", "day_ahead", "week_ahead")
     forecast_day_ahead_issue: str = "12:00"  # local time the day-ahead forecast is issued
@@ -37,6 +38,10 @@ class ForecastSettings(Settings):
     forecast_job_attempts: int = 3
     # New data (egsu.readings.stored) updates the group's intraday forecast at most this often.
     forecast_update_seconds: float | None = None  # None: 900, and 2 in the test environment
+    # A group new data touched but that has no model yet is tried again at most this often.
+    forecast_retry_training_seconds: float | None = (
+        None  # None: 600, and 20 in the test environment
+    )
     # Nightly retraining of every group at this local time; off in the test environment.
     forecast_retrain_at: str = "02:00"
     forecast_schedule_enabled: bool = True
@@ -47,6 +52,18 @@ class ForecastSettings(Settings):
     @property
     def testing(self) -> bool:
         return self.environment == "test"
+
+    @property
+    def auto_levels(self) -> tuple[str, ...]:
+        if self.forecast_auto_levels is not None:
+            return self.forecast_auto_levels
+        return ("national",) if self.testing else ("national", "facility", "subject")
+
+    @property
+    def retry_training_seconds(self) -> float:
+        if self.forecast_retry_training_seconds is not None:
+            return self.forecast_retry_training_seconds
+        return 20.0 if self.testing else 600.0
 
     @property
     def mstl_max_series(self) -> int:

@@ -214,7 +214,7 @@ class Jobs:
         return groups
 
     def groups(self) -> list[str]:
-        levels = self.settings.forecast_auto_levels
+        levels = self.settings.auto_levels
         return [g for g in ("national", "facility", "subject") if g in levels]
 
     def stored_handler(self) -> Callable[[list[Delivery]], Awaitable[None]]:
@@ -265,9 +265,13 @@ class Jobs:
                 training = await repo.pending_job(session, "train", group, quantity)
             if training:
                 continue
-            if self._needs_training(models, now):
+            if self._needs_training(models, now) and not await self._tried_lately(
+                group, quantity, now
+            ):
                 queued += await self.enqueue("train", group, quantity, origin="data")
                 continue
+            if not models:
+                continue  # too little data at the last try; the next one comes later
             horizons = ["intraday"] + [
                 h
                 for h in ("day_ahead", "week_ahead")
@@ -290,6 +294,19 @@ class Jobs:
         )
         young = span is not None and span < timedelta(days=28)
         return young and now - model["created_at"] > timedelta(hours=6)
+
+    async def _tried_lately(self, group: str, quantity: str, now: datetime) -> bool:
+        async with self.db.transaction() as session:
+            last = await session.scalar(
+                text(
+                    "SELECT max(coalesce(finished_at, created_at)) FROM forecast.job "
+                    "WHERE kind = 'train' AND group_key = :g AND quantity = :q"
+                ),
+                {"g": group, "q": quantity},
+            )
+        return last is not None and now - last < timedelta(
+            seconds=self.settings.retry_training_seconds
+        )
 
     async def _issue_due(self, group: str, quantity: str, horizon: str, now: datetime) -> bool:
         """Whether the day-ahead (or week-ahead) forecast of the group is due: not yet issued

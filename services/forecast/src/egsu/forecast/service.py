@@ -194,7 +194,7 @@ class Forecasting:
     async def refs(self, group: str, quantity: str) -> list[SeriesRef]:
         directory = await self.registry.directory()
         requested: list[dict[str, Any]] = []
-        if group.startswith("point:") and "point" not in self.settings.forecast_auto_levels:
+        if group.startswith("point:") and "point" not in self.settings.auto_levels:
             async with self.db.transaction() as session:
                 requested = await repo.requested_points(session, quantity)
             if not requested:
