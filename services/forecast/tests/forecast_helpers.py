@@ -3,6 +3,7 @@ consumer, hourly readings through ingest, and the regions' weather."""
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 import uuid
@@ -12,6 +13,7 @@ from typing import Any
 
 import httpx
 
+from egsu.forecast.client import post_weather
 from egsu.testing.stack import Stack
 from egsu.testing.world import World, kz
 
@@ -143,9 +145,13 @@ def week(stack: Stack, katos: tuple[str, ...], days: int = 8) -> list[Region]:
             }
             for h in range(0, 60)
         ]
-    with stack.sync_client("operator") as c:
-        resp = c.post(f"{F}/weather", json={"source": "test", "items": items})
-        assert resp.status_code == 200, resp.text
+
+    async def load_weather() -> dict[str, int]:  # the hook the demo's simulator uses
+        async with stack.client("operator") as http:
+            return await post_weather(http, items, source="test", chunk=2000)
+
+    stored = asyncio.run(load_weather())
+    assert stored == {"observed": len(katos) * len(hours), "forecast": len(katos) * 60}
     wait_stored(stack, receipts)
     return regions
 

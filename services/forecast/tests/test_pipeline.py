@@ -149,7 +149,9 @@ def test_weather_rows_are_checked_and_placed_on_a_grid() -> None:
         },
         index=times,
     )
-    index = pd.date_range(pd.Timestamp(start).tz_convert("Asia/Almaty"), periods=96, freq="h").as_unit("ns")
+    index = pd.date_range(
+        pd.Timestamp(start).tz_convert("Asia/Almaty"), periods=96, freq="h"
+    ).as_unit("ns")
     values, origin = weather.on_grid(frame, index, pd.Timedelta(hours=1), known=48)
     t = values["temperature"]
     assert t[0] == pytest.approx(0.5)  # the middle of the first hour
