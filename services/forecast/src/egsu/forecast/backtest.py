@@ -106,6 +106,10 @@ class BacktestResult:
     targets: np.ndarray
     notes: list[str] = field(default_factory=list)
     baseline: str = BASELINE
+    # The scored windows in order and the context they were forecast in (features, levels), so a
+    # caller can slice the forecasts per window and fit the final models without rebuilding.
+    windows: list[Window] = field(default_factory=list, repr=False)
+    context: Context | None = field(default=None, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
         """The documented JSON object of ``egsu forecast backtest --json``."""
@@ -136,13 +140,19 @@ def backtest(
     refit_every: int = 7,
     ensemble: bool = True,
     progress: Callable[[int, int], None] | None = None,
+    min_history: pd.Timedelta | None = None,
 ) -> BacktestResult:
-    """Score every model on the last ``origins`` windows of ``schedule`` (see the module doc)."""
+    """Score every model on the last ``origins`` windows of ``schedule`` (see the module doc).
+
+    ``min_history`` is the history a window needs before it (default: ``minimum_history``); a
+    service that must forecast young series soon after their first readings may lower it.
+    """
     context = Context(panel, schedule, calendar or HolidayCalendar())
     models = list(models) if models is not None else default_models()
     if not any(m.name == BASELINE for m in models):
         models.insert(0, SeasonalNaive())
-    scored, calibration, notes = _choose_windows(panel, schedule, origins, warmup)
+    need = panel.steps(min_history) if min_history is not None else None
+    scored, calibration, notes = _choose_windows(panel, schedule, origins, warmup, need)
     windows = calibration + scored
     names = [m.name for m in models]
     components = [n for n in names if n != BASELINE]
@@ -221,6 +231,8 @@ def backtest(
         quantiles=quantiles,
         targets=np.concatenate([w.targets for w in scored]),
         notes=[*panel.notes, *notes],
+        windows=scored,
+        context=context,
     )
 
 
@@ -231,7 +243,7 @@ def minimum_history(panel: Panel) -> int:
 
 
 def _choose_windows(
-    panel: Panel, schedule: Schedule, origins: int, warmup: int
+    panel: Panel, schedule: Schedule, origins: int, warmup: int, need: int | None = None
 ) -> tuple[list[Window], list[Window], list[str]]:
     if origins < 1:
         raise ForecastInputError("--origins must be at least 1")
@@ -245,7 +257,7 @@ def _choose_windows(
             f"--horizon {format_duration(schedule.horizon)} is not a whole number of "
             f"{format_duration(panel.step)} steps"
         )
-    need = minimum_history(panel)
+    need = minimum_history(panel) if need is None else need
     finite = np.isfinite(panel.load).any(axis=0)
     windows = [
         w

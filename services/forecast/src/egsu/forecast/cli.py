@@ -21,6 +21,8 @@ app = typer.Typer(
 )
 
 MODEL_NAMES = ("seasonal_naive", "mstl", "lightgbm")
+# Models --models accepts besides the defaults.
+EXTRA_MODELS = ("degree_day",)
 
 
 @app.callback()
@@ -115,7 +117,12 @@ def _run(
     from egsu.forecast.backtest import backtest as run_backtest
     from egsu.forecast.errors import ForecastInputError
     from egsu.forecast.features import HolidayCalendar
-    from egsu.forecast.forecasters import GradientBoosting, SeasonalNaive, Statistical
+    from egsu.forecast.forecasters import (
+        DegreeDayNaive,
+        GradientBoosting,
+        SeasonalNaive,
+        Statistical,
+    )
     from egsu.forecast.schedule import Schedule
     from egsu.forecast.series import DAY, parse_duration, read_csv
 
@@ -130,14 +137,15 @@ def _run(
             raise ForecastInputError("--horizon: at most 7d")
         schedule = Schedule(horizon=span, lead=parse_duration(lead, "--lead", allow_zero=True))
     chosen = [m.strip() for m in models.split(",") if m.strip()]
-    unknown = [m for m in chosen if m not in MODEL_NAMES]
+    unknown = [m for m in chosen if m not in MODEL_NAMES + EXTRA_MODELS]
     if unknown or not chosen:
         raise ForecastInputError(
             f"--models: unknown {', '.join(unknown) or 'empty list'} "
-            f"(choose from {', '.join(MODEL_NAMES)})"
+            f"(choose from {', '.join(MODEL_NAMES + EXTRA_MODELS)})"
         )
     factories = {
         "seasonal_naive": SeasonalNaive,
+        "degree_day": DegreeDayNaive,
         "mstl": Statistical,
         "lightgbm": GradientBoosting,
     }

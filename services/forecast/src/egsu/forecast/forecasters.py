@@ -21,6 +21,7 @@ import pandas as pd
 from egsu.forecast.features import (
     FeatureMatrix,
     HolidayCalendar,
+    _daily_stats,
     build_features,
     degree_day_change,
 )
@@ -317,6 +318,104 @@ class GradientBoosting(Forecaster):
             ratio = self.booster.predict(x)
         shape = (context.panel.n_series, len(window.targets))
         return ratio.reshape(shape) * context.level(window)
+
+
+@dataclass
+class DegreeDayNaive(Forecaster):
+    """Seasonal-naive corrected for the weather: the reference step's load times
+    ``1 + b_h·ΔHDD + b_c·ΔCDD``, the change of the day's heating and cooling degree-days between the
+    target day and the reference day (daily mean temperatures, forecast ones for the target).
+
+    The classic temperature-corrected persistence of heat and electricity dispatchers: two
+    coefficients, learnt from a few days of history, so it follows the weather long before a
+    learned model has enough data. Without a temperature column it is seasonal-naive.
+    """
+
+    name: ClassVar[str] = "degree_day"
+    column: str | None = field(default=None, init=False)
+    bases: tuple[float, float] = field(default=(15.0, 21.0), init=False)
+    coefficients: np.ndarray | None = field(default=None, init=False, repr=False)
+
+    def _degree_days(self, context: Context) -> tuple[np.ndarray, np.ndarray] | None:
+        if self.column is None:
+            return None
+        daily, _ = _daily_stats(context.panel.exog[self.column], context.panel.index.normalize())
+        h_base, c_base = self.bases
+        return np.maximum(h_base - daily, 0), np.maximum(daily - c_base, 0)
+
+    def fit(self, context: Context, cut: int) -> None:
+        self.column = temperature_column(context.panel)
+        self.coefficients = None
+        if self.column is None or cut < 2 * context.day:
+            return
+        load = context.panel.load[:, :cut]
+        daily, _ = _daily_stats(
+            context.panel.exog[self.column][:, :cut], context.panel.index[:cut].normalize()
+        )
+        best: tuple[float, tuple[float, float], np.ndarray] | None = None
+        lags = [lag for lag in (context.day, context.week) if lag < cut]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratios = [load[:, lag:] / load[:, :-lag] - 1 for lag in lags]
+        for h_base in HEATING_BASES:
+            hdd = np.maximum(h_base - daily, 0)
+            for c_base in COOLING_BASES:
+                cdd = np.maximum(daily - c_base, 0)
+                xs, ys = [], []
+                for lag, ratio in zip(lags, ratios, strict=True):
+                    x = np.stack(
+                        [
+                            (hdd[:, lag:] - hdd[:, :-lag]).ravel(),
+                            (cdd[:, lag:] - cdd[:, :-lag]).ravel(),
+                        ],
+                        axis=1,
+                    )
+                    xs.append(x)
+                    ys.append(ratio.ravel())
+                x, y = np.concatenate(xs), np.concatenate(ys)
+                keep = np.isfinite(y) & np.isfinite(x).all(axis=1) & (np.abs(y) < 2)
+                if keep.sum() < 20:
+                    continue
+                xk, yk = x[keep], y[keep]
+                coefficients = np.linalg.solve(xk.T @ xk + 1e-3 * len(yk) * np.eye(2), xk.T @ yk)
+                sse = float(np.sum((yk - xk @ coefficients) ** 2))
+                if best is None or sse < best[0]:
+                    best = (sse, (h_base, c_base), coefficients)
+        if best is not None:
+            self.bases, self.coefficients = best[1], best[2]
+
+    def predict(self, context: Context, window: Window) -> np.ndarray:
+        load = context.panel.load
+        t, cut = window.targets, window.cut
+        week, day = context.week, context.day
+        k = (t - cut) // week + 1
+        out = np.full((load.shape[0], len(t)), np.nan)
+        reference = np.zeros((load.shape[0], len(t)), dtype=np.int64)
+        candidates = [t - (k + extra) * week for extra in range(4)]
+        candidates.append(t - ((t - cut) // day + 1) * day)
+        candidates.append(t - ((t - cut) // day + 2) * day)
+        # A public holiday is a poor reference for a working day and the other way round.
+        holiday = context.calendar.flags(context.panel.index.normalize())
+        for n, positions in enumerate(candidates):
+            valid = positions >= 0
+            if n < len(candidates) - 1:
+                valid &= holiday[np.clip(positions, 0, None)] == holiday[t]
+            values = np.full_like(out, np.nan)
+            values[:, valid] = load[:, positions[valid]]
+            take = ~np.isfinite(out) & np.isfinite(values)
+            out = np.where(take, values, out)
+            reference = np.where(take, np.broadcast_to(positions, out.shape), reference)
+        missing = ~np.isfinite(out)
+        out = np.where(missing, _last_known(load[:, :cut])[:, None], out)
+        degree_days = self._degree_days(context) if self.coefficients is not None else None
+        if degree_days is None:
+            return out
+        hdd, cdd = degree_days
+        rows = np.arange(load.shape[0])[:, None]
+        delta_h = hdd[:, t] - hdd[rows, reference]
+        delta_c = cdd[:, t] - cdd[rows, reference]
+        factor = 1 + self.coefficients[0] * delta_h + self.coefficients[1] * delta_c
+        factor = np.where(np.isfinite(factor) & ~missing, np.clip(factor, 0.2, 3.0), 1.0)
+        return out * factor
 
 
 def _window_rows(context: Context, window: Window) -> Rows:

@@ -1,0 +1,3 @@
+"""Alembic migrations of the forecast service (schema ``forecast``)."""
+
+SCHEMA = "forecast"
