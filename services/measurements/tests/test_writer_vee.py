@@ -87,6 +87,36 @@ async def test_actual_after_a_confirmed_edit_is_kept_but_the_edit_stays(harness:
     ]
 
 
+async def test_a_batch_received_earlier_does_not_override_a_later_correction(
+    harness: Harness,
+) -> None:
+    code = harness.point(quantities=[Q])
+    v = day(8)
+    received = T0 + 900 * 8 + 3600
+    await harness.store(rows(code, v[:4]), received_at=received)
+    before = await hour(harness, code, 1)
+    # the source corrects interval 1; a batch it had sent before the correction comes late
+    # (redelivered after a failure): its value is kept as a version, the correction stays
+    fix = await harness.store([(code, Q, T0 + 900, 50.0)], received_at=received + 600)
+    assert fix.inserted == 1
+    older = await harness.store(
+        [(code, Q, T0 + 900, 7.0)] + rows(code, v[4:], first=4), received_at=received + 300
+    )
+    assert (older.inserted, older.superseded) == (5, 1)
+    versions = [g for g in await harness.readings(code, Q, all_versions=True) if g["t"] == T0 + 900]
+    assert [(g["value"], g["current"]) for g in versions] == [
+        (float(v[0]), False),
+        (50.0, True),
+        (7.0, False),
+    ]
+    after = await hour(harness, code, 1)
+    assert after["sum"] == pytest.approx(before["sum"] - float(v[0]) + 50.0)
+    assert after["count"] == before["count"]
+    # a batch received after the correction wins as usual
+    await harness.store([(code, Q, T0 + 900, 8.0)], received_at=received + 900)
+    assert (await harness.readings(code, Q))[0]["value"] == 8.0
+
+
 async def test_a_run_extended_by_a_later_batch_flags_the_earlier_readings(harness: Harness) -> None:
     code = harness.point(quantities=["active_power"])
     v = day(192)

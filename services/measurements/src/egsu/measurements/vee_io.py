@@ -125,6 +125,42 @@ async def latest_actual(
     return out
 
 
+CURRENT_RECEIVED = """
+SELECT array_agg(k.i), array_agg(extract(epoch FROM b.received_at)), array_agg(m.maxv)
+FROM unnest($1::int[], $2::int2[], $3::float8[], $4::int[]) AS k(p, q, t, i)
+JOIN measurements.reading r
+  ON r.point_id = k.p AND r.quantity_id = k.q AND r.ts = to_timestamp(k.t) AND r.current
+LEFT JOIN measurements.batch b ON b.id = r.batch_id
+CROSS JOIN LATERAL (
+  SELECT max(x.version) AS maxv FROM measurements.reading x
+  WHERE x.point_id = k.p AND x.quantity_id = k.q AND x.ts = to_timestamp(k.t)
+) m
+"""
+
+
+async def current_received(
+    conn: asyncpg.Connection, pid: np.ndarray, qid: np.ndarray, ts: np.ndarray, version: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """For keys with a current version: when ingest received the batch that holds it (-inf where
+    unknown) and the key's highest version (later, non-current versions may exist)."""
+    received = np.full(len(pid), -np.inf)
+    top = version.astype(np.int64, copy=True)
+    if not len(pid):
+        return received, top
+    r = await conn.fetchrow(
+        CURRENT_RECEIVED,
+        pid.tolist(),
+        qid.tolist(),
+        ts.astype(np.float64).tolist(),
+        list(range(len(pid))),
+    )
+    if r[0] is not None:
+        i = np.asarray(r[0], np.int64)
+        received[i] = np.asarray([np.nan if x is None else x for x in r[1]], np.float64)
+        top[i] = np.maximum(top[i], np.asarray(r[2], np.int64))
+    return np.nan_to_num(received, nan=-np.inf), top
+
+
 async def stored_stats(
     conn: asyncpg.Connection, pid: np.ndarray, qid: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:

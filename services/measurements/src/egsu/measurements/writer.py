@@ -2,7 +2,9 @@
 
 A reading whose point, quantity and time already hold the same actual value changes nothing, so
 a batch delivered twice (or replayed from the archive) is stored once. A different value becomes
-a new current version and the older one stays, marked superseded.
+a new current version and the older one stays, marked superseded. The last received wins: a batch
+that ingest received before the one holding the current value (redelivered after a later
+correction overtook it) adds its value as a superseded version and changes nothing else.
 
 VEE runs inside the same transaction, over the batch and the current readings around it:
 - every new version gets its rule bits and quality (``vee.rules``); the numbers behind each hit
@@ -273,8 +275,20 @@ async def _store_readings(
         np.cumsum(same_first) - np.cumsum(same_first)[key_start] + same_first[key_start]
     )
     insert = ~same_first
-    version = cur_version + rank - skipped_before
-    held = insert & last & (cur_origin == EDIT)
+    # the last received wins: a batch that ingest received before the one holding the current
+    # actual value (a redelivery overtaken by a later correction) is kept as a version only
+    overtaken = np.zeros(n, bool)
+    top_version = cur_version.copy()  # versions kept after the current one (held) count too
+    changes = np.unique(key_start[has_cur & insert])  # first rows of the keys this batch changes
+    if len(changes):
+        got, top = await vee_io.current_received(
+            conn, pid[changes], qid[changes], ts[changes], cur_version[changes]
+        )
+        overtaken[changes] = (got > received_at) & (cur_origin[changes] == ACTUAL)
+        top_version[changes] = top
+        overtaken, top_version = overtaken[key_start], top_version[key_start]
+    version = top_version + rank - skipped_before
+    held = insert & last & ((cur_origin == EDIT) | overtaken)
     becomes = insert & last & ~held
     res.unchanged = int(same_first.sum())
     res.inserted = int(insert.sum())
@@ -358,7 +372,9 @@ async def _store_readings(
     # superseded by this batch: the key's old current version (unless an edit holds), and
     # earlier values of the same key within the batch
     replaced_key = has_cur & becomes
-    res.superseded = int(replaced_key.sum()) + int((insert & ~last).sum()) + int(estimated.sum())
+    res.superseded = (
+        int(replaced_key.sum()) + int((insert & ~last).sum()) + int(estimated.sum()) + int(held.sum())
+    )
     ins = np.flatnonzero(insert)
     if len(ins):
         await conn.execute(
