@@ -2,7 +2,7 @@
 
 Called once when the System is ready. It registers the subject users at once (so the banner's
 users can log in immediately) and adds the simulator as one more supervised process, which seeds
-the registry, backfills a few days of history and then posts readings live. Nothing here blocks
+the registry, backfills a week of history and then posts readings live (and the weather). Nothing here blocks
 the supervisor; Ctrl-C stops the simulator with everything else.
 """
 

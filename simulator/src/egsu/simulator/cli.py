@@ -324,12 +324,12 @@ def demo(
     var: Path = typer.Option(Path("var"), "--var"),
     points: int = POINTS,
     seed: int = SEED,
-    days: int = typer.Option(3, help="Days of history to backfill on the first run."),
+    days: int = typer.Option(7, help="Days of history to backfill on the first run."),
     registry_url: str = typer.Option(None),
     status_port: int = typer.Option(0, help="Answer /readyz on this port (for the supervisor)."),
     speed: float = typer.Option(20.0),
 ) -> None:
-    """What ``egsu up --demo`` runs: seed, backfill a few days, then live (keeps state in var/simulator)."""
+    """What ``egsu up --demo`` runs: seed, backfill a week, then live (keeps state in var/simulator)."""
     _logging(False)
     from egsu.simulator.demo import run_demo
 

@@ -1,4 +1,5 @@
-"""The demo behind ``egsu up --demo``: seed the registry and users, backfill a few days, run live.
+"""The demo behind ``egsu up --demo``: seed the registry and users, backfill a week, run live;
+the simulated weather goes to the forecast service alongside (``weather_feed``).
 
 It keeps its place in ``var/simulator/demo.json`` (the simulation's first day and how far it has
 posted), so the next ``make run`` resumes: the registry seeding finds everything there, the
@@ -24,6 +25,7 @@ from egsu.simulator.defects import Rates
 from egsu.simulator.generator import Simulation, iso, local_midnight
 from egsu.simulator.model import build
 from egsu.simulator.post import Poster, SimClock, _sleep, backfill, live, run_id, stop_on_signals
+from egsu.simulator.weather_feed import feed
 
 log = logging.getLogger("egsu.simulator")
 STATUS: dict[str, Any] = {"phase": "starting"}
@@ -109,48 +111,56 @@ async def run_demo(
         log.error("seed: %s", e)
     _phase("seeded", created=report.created, existing=report.existing, errors=len(report.errors))
     sim = Simulation(system, seed=seed, start=epoch, rates=rates, horizon_days=days + 7)
-    live_from = int(time.time() - 2 * 3600) // 300 * 300
-    async with _client() as http:
-        poster = Poster(http, url, concurrency=4, max_wait=120)
-        done = int(state.get("posted_until") or local_midnight(epoch))
-        while not stop.is_set() and done < live_from:
-            _phase("backfill", since=iso(done), until=iso(live_from))
-            first = _local_day(done)
-            try:
-                await backfill(sim, poster, start=first, upto=live_from, key=f"sim:{rid}",
-                               after=done if done > local_midnight(first) else None)  # fmt: skip
-            except IngestUnavailable as exc:
-                _phase("waiting for ingest", reason=str(exc))
-                await _sleep(stop, 30)
-                sim = Simulation(system, seed=seed, start=epoch, rates=rates, horizon_days=days + 7)
-                continue
-            done = live_from
-            state["posted_until"] = done
-            save()
-        if stop.is_set():
-            return
-        _phase("live", since=iso(done), speed=speed)
+    # the weather depends on the seed only, so the feed may share the simulation
+    weather = asyncio.create_task(feed(sim, url, state, save, stop, first=epoch, clock=time.time))
+    try:
+        live_from = int(time.time() - 2 * 3600) // 300 * 300
+        async with _client() as http:
+            poster = Poster(http, url, concurrency=4, max_wait=120)
+            done = int(state.get("posted_until") or local_midnight(epoch))
+            while not stop.is_set() and done < live_from:
+                _phase("backfill", since=iso(done), until=iso(live_from))
+                first = _local_day(done)
+                try:
+                    await backfill(sim, poster, start=first, upto=live_from, key=f"sim:{rid}",
+                                   after=done if done > local_midnight(first) else None)  # fmt: skip
+                except IngestUnavailable as exc:
+                    _phase("waiting for ingest", reason=str(exc))
+                    await _sleep(stop, 30)
+                    sim = Simulation(
+                        system, seed=seed, start=epoch, rates=rates, horizon_days=days + 7
+                    )
+                    continue
+                done = live_from
+                state["posted_until"] = done
+                save()
+            if stop.is_set():
+                return
+            _phase("live", since=iso(done), speed=speed)
 
-        def ticked(boundary: int, n: int) -> None:
-            state["posted_until"] = boundary
-            save()
-            STATUS.update(
-                {
-                    "posted_until": iso(boundary),
-                    "last_readings": n,
-                    "stats": poster.stats.__dict__ | {"samples": poster.stats.samples[-3:]},
-                }
+            def ticked(boundary: int, n: int) -> None:
+                state["posted_until"] = boundary
+                save()
+                STATUS.update(
+                    {
+                        "posted_until": iso(boundary),
+                        "last_readings": n,
+                        "stats": poster.stats.__dict__ | {"samples": poster.stats.samples[-3:]},
+                    }
+                )
+
+            await live(
+                sim,
+                poster,
+                SimClock(done, speed),
+                key=f"sim:{rid}",
+                stop=stop,
+                after=done,
+                on_tick=ticked,
             )
 
-        await live(
-            sim,
-            poster,
-            SimClock(done, speed),
-            key=f"sim:{rid}",
-            stop=stop,
-            after=done,
-            on_tick=ticked,
-        )
+    finally:
+        weather.cancel()
 
 
 def _local_day(ts: int) -> date:

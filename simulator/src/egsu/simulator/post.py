@@ -227,10 +227,8 @@ async def backfill(
 
 def weather_batch(sim: Simulation, after: int, upto: int) -> dict[str, Any]:
     """Observed hourly temperature per region in (after, upto], and the forecasts issued in it
-    (06:00 local each day, hourly for the next two local days), ready for a weather API.
-
-    The System has no weather endpoint yet; the forecast service will define it and this body is
-    posted there as it is."""
+    (06:00 local each day, hourly for the next two local days): the items of the forecast
+    service's weather API (``weather_feed`` posts them in the demo)."""
     from egsu.simulator import geo
 
     n = len(geo.KATOS)
