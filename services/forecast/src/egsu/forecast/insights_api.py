@@ -594,10 +594,14 @@ async def root_cause(
 
     scanned = await asyncio.gather(*(scan(info, rel) for info, rel in order))
     candidates = [c for part in scanned for c in part]
-    alarms = await _alarms(request, t_start, t_end, facility_id=p.facility_id)
+    # alarms are raised after their measurement time (late data up to a day): asked by when they
+    # were raised, placed at their first occurrence
+    alarms = await _alarms(request, t_start, t_end + timedelta(days=1), facility_id=p.facility_id)
     if alarms is not None:
         for a in alarms:
             if alarm_id and a.get("id") == alarm_id:
+                continue
+            if a.get("kind") == "event":  # the journal event it stands for is a candidate already
                 continue
             at = a.get("first_ts") or a.get("raised_at")
             if not at:
