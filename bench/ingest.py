@@ -19,7 +19,7 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
@@ -80,7 +80,9 @@ async def main(args: argparse.Namespace) -> None:
         codes = [p["code"] for p in world.points]
         per_batch = points * 96
         n_batches = max(1, args.readings // per_batch)
-        times = grid(datetime(2024, 1, 1, tzinfo=UTC), 96 * n_batches, 15)
+        # the last n_batches days up to yesterday: recent data, as subjects send it
+        first = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        times = grid(first - timedelta(days=n_batches), 96 * n_batches, 15)
         token = stack.token(world.user)
         procs = processes(stack, infra)
         cpu0 = {k: cpu_of(p) for k, p in procs.items()}

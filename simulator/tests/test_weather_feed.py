@@ -36,7 +36,7 @@ async def _feed_once(stack: Stack, sim: Simulation, state: dict[str, Any], now: 
 async def test_the_demo_posts_observed_and_forecast_weather_and_resumes(stack: Stack) -> None:
     sim = Simulation(build(30, 5, FIRST), seed=5, start=FIRST)
     start = local_midnight(FIRST) - 86400
-    now = local_midnight(FIRST + timedelta(days=1)) + 7 * 3600  # 07:00 of the second day
+    now = local_midnight(FIRST + timedelta(days=6)) + 7 * 3600  # 07:00 of the seventh day
     state: dict[str, Any] = {}
     await _feed_once(stack, sim, state, now)
     assert state["weather_posted_until"] == now
@@ -52,7 +52,7 @@ async def test_the_demo_posts_observed_and_forecast_weather_and_resumes(stack: S
     assert np.allclose(got, want, atol=0.01)
     # the forecast issued at 06:00 today reaches the end of tomorrow
     last = max(datetime.fromisoformat(f["ts"]).timestamp() for f in forecast)
-    assert last >= local_midnight(FIRST + timedelta(days=3)) - 3600 - 1800
+    assert last >= local_midnight(FIRST + timedelta(days=8)) - 3600 - 1800
     # an hour later only the new hour is posted
     await _feed_once(stack, sim, state, now + 3600)
     with stack.sync_client("operator") as c:

@@ -204,8 +204,10 @@ async def store(session: AsyncSession, rows: Iterable[WeatherRow]) -> dict[str, 
             forecast[(r.region_kato, r.issued_at, r.ts)] = {**values, "issued_at": r.issued_at}
     for table, batch in ((weather_observed, observed), (weather_forecast, forecast)):
         values = list(batch.values())
-        for start in range(0, len(values), 5000):
-            chunk = values[start : start + 5000]
+        # one statement may carry at most 32,767 parameters (PostgreSQL's wire protocol)
+        size = 32_000 // (len(table.columns) + 1)
+        for start in range(0, len(values), size):
+            chunk = values[start : start + size]
             stmt = insert(table).values(chunk)
             stmt = stmt.on_conflict_do_update(
                 index_elements=[c.name for c in table.primary_key.columns],
