@@ -241,3 +241,73 @@ def test_operator_sees_an_alarm_arrive_live_and_acknowledges_it(
     assert "crew sent to the substation" in page.locator(".timeline").inner_text()
     shot(page, "alarm-en")
     page.context.close()
+
+
+def test_a_correction_proposed_in_the_console_is_confirmed_by_another_operator(
+    browser: object, stack: Stack
+) -> None:
+    world = World(stack, interval_min=15, criticality=2, quantities=["active_import"])
+    ends = grid(datetime.now(UTC) - timedelta(hours=3), 4, 15)
+    _post_and_wait(
+        stack,
+        world,
+        [
+            {"point": world.point_code, "quantity": "active_import", "ts": kz(t), "value": 40.0}
+            for t in ends
+        ],
+    )
+    target = kz(ends[1])
+    author = sign_in(browser, stack, "operator", "en")
+    author.goto(
+        f"{console_url(stack)}/corrections/new?point={world.point_code}"
+        f"&quantity=active_import&ts={target.replace('+', '%2B')}&value=77.5"
+    )
+    author.fill("#f-comment", "The meter was replaced; the value is from the paper log.")
+    author.click("form.form-grid button[type=submit]")
+    author.wait_for_url("**/corrections/*")
+    url = author.url.split("?")[0]
+    assert "You proposed this correction" in author.content()
+    assert author.locator("form[action$='/confirm']").count() == 0  # no button for the author
+    shot(author, "correction-pending-en")
+    # the author cannot confirm it even by posting the form by hand: the API refuses
+    with stack.sync_client("operator") as c:
+        cid = url.rsplit("/", 1)[1]
+        own = c.post(f"/api/v1/measurements/corrections/{cid}/confirm", json={})
+        assert own.status_code == 403, own.text
+        assert c.get(_point_readings(world, ends)).json()["items"][1]["value"] == 40.0
+    author.context.close()
+    reviewer = sign_in(browser, stack, "operator2", "en")
+    reviewer.goto(url)
+    reviewer.fill("#cc", "Checked against the paper log.")
+    reviewer.click("form[action$='/confirm'] button[type=submit]")
+    reviewer.wait_for_load_state("networkidle")
+    assert reviewer.locator("form[action$='/confirm']").count() == 0
+    shot(reviewer, "correction-confirmed-en")
+    with stack.sync_client("operator") as c:
+        assert c.get(f"/api/v1/measurements/corrections/{cid}").json()["status"] == "confirmed"
+        items = c.get(_point_readings(world, ends)).json()["items"]
+        assert [i["value"] for i in items] == [40.0, 77.5, 40.0, 40.0]
+    reviewer.context.close()
+
+
+def _point_readings(world: World, ends: list[datetime]) -> str:
+    start = (ends[0] - timedelta(minutes=15)).isoformat().replace("+", "%2B")
+    end = ends[-1].isoformat().replace("+", "%2B")
+    return (
+        f"/api/v1/measurements/points/{world.point_code}/readings"
+        f"?quantity=active_import&from={start}&to={end}"
+    )
+
+
+def _post_and_wait(stack: Stack, world: World, readings: list[dict[str, object]]) -> None:
+    import time
+
+    with stack.sync_client(world.user) as c:
+        r = c.post("/api/v1/ingest/readings", json={"readings": readings})
+        assert r.status_code == 202, r.text
+        rid = r.json()["receipt_id"]
+        for _ in range(300):
+            if c.get(f"/api/v1/measurements/batches/{rid}").status_code == 200:
+                return
+            time.sleep(0.1)
+    raise AssertionError("the batch did not reach the historian")
