@@ -122,6 +122,23 @@ def test_search_sort_and_cursor(stack: Stack) -> None:
         assert worlds[1].point_code in {p["code"] for p in by_code}
         problem(c.get(f"{R}/subjects", params={"sort": "nonsense"}), 422)
         problem(c.get(f"{R}/subjects", params={"cursor": "garbage!"}), 422)
+        # entities with uuid ids page just as well (points by code, facilities by name)
+        for path, params in (
+            ("metering-points", {"limit": 1}),
+            ("facilities", {"region_kato": "630000000", "limit": 1}),
+        ):
+            ids: list[str] = []
+            cursor = None
+            for _ in range(50):
+                body = c.get(
+                    f"{R}/{path}", params={**params, **({"cursor": cursor} if cursor else {})}
+                )
+                assert body.status_code == 200, body.text
+                ids += [x["id"] for x in body.json()["items"]]
+                cursor = body.json()["next_cursor"]
+                if not cursor or len(ids) >= 3:
+                    break
+            assert len(ids) == len(set(ids)) >= 3
 
 
 def test_export_csv_and_xlsx(stack: Stack, world: World) -> None:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, tuple_
+from sqlalchemy import ColumnElement, Select, literal, tuple_
 
 from egsu.core.errors import FieldError, Unprocessable
 
@@ -58,11 +58,9 @@ def keyset(
             )
         sort_value = parse(values[0]) if parse and values[0] is not None else values[0]
         key = tuple_(sort_col, id_col)
-        stmt = stmt.where(
-            key < tuple_(sort_value, values[1])
-            if descending
-            else key > tuple_(sort_value, values[1])
-        )
+        # bound with the columns' types: a uuid id is compared as a uuid, not as text
+        after = tuple_(literal(sort_value, sort_col.type), literal(values[1], id_col.type))
+        stmt = stmt.where(key < after if descending else key > after)
     if descending:
         return stmt.order_by(sort_col.desc(), id_col.desc())
     return stmt.order_by(sort_col.asc(), id_col.asc())
