@@ -19,18 +19,24 @@ router = APIRouter(include_in_schema=False)
 async def forecast(
     ctx: Annotated[Ctx, screen("forecast")], region_kato: str | None = None
 ) -> Response:
-    now = datetime.now(UTC)
+    # whole hours of actuals (the hour still filling would show as a dip); the day-ahead
+    # forecasts issued for the same week next to them, and the one for tomorrow
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    week = (hour - timedelta(days=7)).isoformat()
     scope = f"regions/{region_kato}" if region_kato else "country"
     res = await ctx.api.many(
         forecast=ctx.api.get(
-            f"/api/v1/forecast/{'regions/' + region_kato if region_kato else 'country'}",
+            f"/api/v1/forecast/{scope}",
             quantity="active_import",
+            horizon="day_ahead",
+            resolution="1h",
+            **{"from": week, "to": (hour + timedelta(days=2)).isoformat()},
         ),
         actual=ctx.api.get(
             f"/api/v1/measurements/{scope}/readings",
             quantity="active_import",
             resolution="1h",
-            **{"from": (now - timedelta(days=7)).isoformat(), "to": now.isoformat()},
+            **{"from": week, "to": hour.isoformat()},
         ),
     )
     fig = None

@@ -148,7 +148,13 @@ def overview_calls(
     )
     calls["forecast"] = cached(
         "forecast",
-        lambda: api.get("/api/v1/forecast/country", quantity="active_import", horizon="day-ahead"),
+        lambda: api.get(
+            "/api/v1/forecast/country",
+            quantity="active_import",
+            horizon="day_ahead",
+            resolution="1h",
+            **{"from": week["from"], "to": iso(hour + timedelta(days=2))},
+        ),
     )
     return calls
 
