@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from egsu.core.errors import FieldError, Unprocessable
+from egsu.db.bulk import per_statement
 from egsu.db.pagination import decode_cursor, encode_cursor
 from egsu.forecast import models as m
 
@@ -32,8 +33,7 @@ async def upsert_series(session: AsyncSession, rows: Sequence[dict[str, Any]]) -
     """Create the series that do not exist yet; their ids by ``level:key``."""
     if not rows:
         return {}
-    for start in range(0, len(rows), 5000):
-        chunk = list(rows[start : start + 5000])
+    for chunk in per_statement(rows):
         stmt = insert(m.series).values(chunk)
         stmt = stmt.on_conflict_do_update(
             index_elements=["level", "key", "quantity"],
@@ -167,8 +167,8 @@ async def add_model(session: AsyncSession, values: dict[str, Any]) -> int:
 
 
 async def add_scores(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
-    for start in range(0, len(rows), 5000):
-        await session.execute(insert(m.backtest_score).values(list(rows[start : start + 5000])))
+    for chunk in per_statement(rows):
+        await session.execute(insert(m.backtest_score).values(chunk))
 
 
 async def current_models(
@@ -243,8 +243,8 @@ async def scores_of_series(
 
 
 async def add_runs(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
-    for start in range(0, len(rows), 2000):
-        await session.execute(insert(m.forecast_run).values(list(rows[start : start + 2000])))
+    for chunk in per_statement(rows):
+        await session.execute(insert(m.forecast_run).values(chunk))
 
 
 async def latest_run(session: AsyncSession, series_id: int, horizon: str) -> dict[str, Any] | None:

@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from egsu.contracts.regions import REGIONS_BY_KATO
 from egsu.core.errors import FieldError, Unprocessable
+from egsu.db.bulk import per_statement
 from egsu.forecast.models import weather_forecast, weather_observed
 
 MAX_ITEMS = 200_000
@@ -203,11 +204,7 @@ async def store(session: AsyncSession, rows: Iterable[WeatherRow]) -> dict[str, 
         else:
             forecast[(r.region_kato, r.issued_at, r.ts)] = {**values, "issued_at": r.issued_at}
     for table, batch in ((weather_observed, observed), (weather_forecast, forecast)):
-        values = list(batch.values())
-        # one statement may carry at most 32,767 parameters (PostgreSQL's wire protocol)
-        size = 32_000 // (len(table.columns) + 1)
-        for start in range(0, len(values), size):
-            chunk = values[start : start + size]
+        for chunk in per_statement(list(batch.values())):
             stmt = insert(table).values(chunk)
             stmt = stmt.on_conflict_do_update(
                 index_elements=[c.name for c in table.primary_key.columns],
