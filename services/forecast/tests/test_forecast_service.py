@@ -16,6 +16,7 @@ from forecast_helpers import (
     REGIONS,
     F,
     Region,
+    consumer,
     electricity,
     hours_back,
     post_readings,
@@ -296,3 +297,49 @@ def test_a_metering_point_is_forecast_at_its_own_step(stack: Stack, regions: lis
         assert now <= first <= datetime.now(UTC)  # from the current quarter hour on
         scores = c.get(f"{F}/points/{w.point_code}/scores")
         assert scores.status_code == 200 and "day_ahead" in scores.json()["horizons"]
+
+
+def test_facility_forecasts_add_up_to_their_region(stack: Stack, regions: list[Region]) -> None:
+    region = regions[2]
+    second = consumer(stack, region.kato, "electricity")  # a smaller plant beside the first
+    hours = hours_back(8)
+    wait_stored(
+        stack,
+        [
+            post_readings(
+                stack,
+                second,
+                "active_import",
+                [(t, round(0.4 * electricity(region.index + 1, t), 3)) for t in hours],
+            )
+        ],
+    )
+    with stack.sync_client("operator") as c:
+        job = run_job(
+            c, kind="train", group="facility", quantity="active_import", horizons=["day_ahead"]
+        )
+        assert job["result"]["scoring"]["horizons"]["day_ahead"]["status"] == "scored", job
+        listed = c.get(
+            f"{F}/series", params={"level": "facility", "quantity": "active_import", "limit": 1000}
+        ).json()["items"]
+        ours = [s["key"] for s in listed if s["region_kato"] == region.kato]
+        assert {region.power.facility["id"], second.facility["id"]} <= set(ours)
+        reg = _forecast(c, f"regions/{region.kato}", quantity="active_import", horizon="day_ahead")
+        facilities = [
+            _forecast(c, f"facilities/{key}", quantity="active_import", horizon="day_ahead")
+            for key in ours
+        ]
+    assert all(f["reconciliation"] == "top_down_region" for f in facilities)
+    by_ts = {i["ts"]: i for i in reg["items"]}
+    for i, item in enumerate(facilities[0]["items"]):
+        total = sum(f["items"][i]["p50"] for f in facilities)
+        assert total == pytest.approx(by_ts[item["ts"]]["p50"], rel=1e-5)
+        assert all(
+            f["items"][i]["p10"] <= f["items"][i]["p50"] <= f["items"][i]["p90"] for f in facilities
+        )
+    # each plant keeps its own share: the larger one stays the larger
+    big, small = (
+        next(f for f in facilities if f["key"] == k)
+        for k in (region.power.facility["id"], second.facility["id"])
+    )
+    assert sum(i["p50"] for i in big["items"]) > sum(i["p50"] for i in small["items"])

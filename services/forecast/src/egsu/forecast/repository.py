@@ -285,6 +285,35 @@ async def runs_covering(
     return [dict(x) for x in (await session.execute(stmt)).mappings()]
 
 
+async def runs_of_region(
+    session: AsyncSession,
+    level: str,
+    region_kato: str,
+    quantity: str,
+    horizon: str,
+    start: datetime,
+    end: datetime,
+) -> list[dict[str, Any]]:
+    """Runs of every ``level`` series of a region overlapping ``[start, end)``, oldest first."""
+    r, s = m.forecast_run, m.series
+    stmt = (
+        select(r.c.series_id, r.c.start_ts, r.c.step_s, r.c.p50, r.c.issued_at)
+        .join(s, s.c.id == r.c.series_id)
+        .where(
+            s.c.level == level,
+            s.c.region_kato == region_kato,
+            s.c.quantity == quantity,
+            r.c.horizon == horizon,
+            r.c.start_ts < end,
+            r.c.start_ts
+            + func.make_interval(0, 0, 0, 0, 0, 0, r.c.step_s * func.cardinality(r.c.p50))
+            > start,
+        )
+        .order_by(r.c.issued_at, r.c.id)
+    )
+    return [dict(x) for x in (await session.execute(stmt)).mappings()]
+
+
 async def prune_runs(session: AsyncSession, horizon: str, before: datetime) -> int:
     result = await session.execute(
         delete(m.forecast_run).where(

@@ -624,6 +624,14 @@ class Forecasting:
                     "issued_at": run["issued_at"].astimezone(UTC).isoformat(),
                 }
             last = run
+        reconciliation = last["reconciliation"] if last else None
+        if (
+            level == "facility"
+            and series["region_kato"]
+            and items
+            and await self._to_region(series, quantity, horizon, items)
+        ):
+            reconciliation = "top_down_region"
         unit = resolve_quantity(quantity).unit if resolve_quantity(quantity) else None  # type: ignore[union-attr]
         return {
             "level": level,
@@ -637,10 +645,60 @@ class Forecasting:
             "cut_at": last["cut_at"].astimezone(UTC).isoformat() if last else None,
             "model": last["candidate"] if last else None,
             "model_id": last["model_id"] if last else None,
-            "reconciliation": last["reconciliation"] if last else None,
+            "reconciliation": reconciliation,
             "weather": last["weather"] if last else None,
             "items": [items[t] for t in sorted(items)],
         }
+
+    async def _to_region(
+        self,
+        series: dict[str, Any],
+        quantity: str,
+        horizon: str,
+        items: dict[datetime, dict[str, Any]],
+    ) -> bool:
+        """Make a facility's forecast add up with the other facilities of its region to the
+        region's (reconciled) forecast: at every step each facility's quantiles are scaled by the
+        region's P50 over the facilities' P50 sum (top-down, forecast proportions). Changes
+        ``items`` in place; False when the region has no forecast for these steps."""
+        ts = sorted(items)
+        a, b = ts[0], ts[-1] + timedelta(seconds=series["step_s"])
+        async with self.db.transaction() as session:
+            region = await repo.series_of(session, "region", series["region_kato"], quantity)
+            if region is None:
+                return False
+            region_runs = await repo.runs_covering(session, region["id"], horizon, a, b)
+            runs = await repo.runs_of_region(
+                session, "facility", series["region_kato"], quantity, horizon, a, b
+            )
+        want = set(ts)
+
+        def per_step(rs: Sequence[dict[str, Any]]) -> dict[datetime, float]:
+            out: dict[datetime, float] = {}
+            for run in rs:  # oldest issue first: a later issue overwrites
+                step = timedelta(seconds=run["step_s"])
+                for k, v in enumerate(run["p50"]):
+                    t = run["start_ts"] + k * step
+                    if t in want:
+                        out[t] = float(v)
+            return out
+
+        target = per_step(region_runs)
+        by_series: dict[int, list[dict[str, Any]]] = {}
+        for run in runs:
+            by_series.setdefault(run["series_id"], []).append(run)
+        total: dict[datetime, float] = {}
+        for rs in by_series.values():
+            for t, v in per_step(rs).items():
+                total[t] = total.get(t, 0.0) + v
+        done = False
+        for t in ts:
+            if t in target and total.get(t, 0.0) > 0:
+                f = target[t] / total[t]
+                for q in ("p10", "p50", "p90"):
+                    items[t][q] = round(float(items[t][q]) * f, 6)
+                done = True
+        return done
 
 
 def aggregate(items: list[dict[str, Any]], step_s: int, to_s: int) -> list[dict[str, Any]]:
