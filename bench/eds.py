@@ -93,6 +93,7 @@ def streebog_rate() -> None:
 
 async def endpoint(pki: TestPki, requests: int, concurrency: int) -> None:
     import httpx
+
     from egsu.infra import Infra
     from egsu.testing.stack import start_stack
 

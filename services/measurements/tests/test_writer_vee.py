@@ -100,7 +100,7 @@ async def test_a_batch_received_earlier_does_not_override_a_later_correction(
     fix = await harness.store([(code, Q, T0 + 900, 50.0)], received_at=received + 600)
     assert fix.inserted == 1
     older = await harness.store(
-        [(code, Q, T0 + 900, 7.0)] + rows(code, v[4:], first=4), received_at=received + 300
+        [(code, Q, T0 + 900, 7.0), *rows(code, v[4:], first=4)], received_at=received + 300
     )
     assert (older.inserted, older.superseded) == (5, 1)
     versions = [g for g in await harness.readings(code, Q, all_versions=True) if g["t"] == T0 + 900]

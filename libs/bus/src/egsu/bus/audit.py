@@ -70,9 +70,9 @@ class AuditLog:
     ) -> AuditEvent:
         return AuditEvent(
             time=utcnow(),
-            kind=kind,
+            kind=kind,  # type: ignore[arg-type]
             service=self.service,
-            action=action,  # type: ignore[arg-type]
+            action=action,
             outcome=outcome,  # type: ignore[arg-type]
             actor=actor or actor_of(principal),
             object=AuditObject(type=object_type, id=object_id),
@@ -106,7 +106,9 @@ class AuditLog:
             # The bus has been away for long: keep what is queued, count what cannot be kept.
             self.dropped += 1
             if self.dropped % 1000 == 1:
-                log.error("audit: queue full (%d); %d events not recorded", self.max_queue, self.dropped)
+                log.error(
+                    "audit: queue full (%d); %d events not recorded", self.max_queue, self.dropped
+                )
             return ev
         self._queue.append(ev)
         self._wake.set()

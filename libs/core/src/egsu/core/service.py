@@ -141,14 +141,14 @@ def declare_access(app: FastAPI) -> None:
             continue
         access = access_of(dependant)
         if access is None:
-            undeclared.append(f"{sorted(route.methods)} {path}")
+            undeclared.append(f"{sorted(route.methods or ())} {path}")
             continue
         extra = (
             {"x-egsu-public": True}
             if access.get("public")
             else {"x-egsu-roles": sorted(access["roles"])}
         )
-        for method in route.methods:
+        for method in route.methods or ():
             declared[(path, method.lower())] = extra
     if undeclared:
         raise RuntimeError(

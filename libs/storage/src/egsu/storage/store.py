@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import io
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from urllib.parse import urlparse
 
 import urllib3
@@ -66,7 +67,7 @@ class ObjectStore:
     def bucket(self, name: str) -> str:
         return f"{self.prefix}{name}"
 
-    async def _call(self, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+    async def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         try:
             return await asyncio.to_thread(fn, *args, **kwargs)
         except S3Error as exc:

@@ -264,6 +264,15 @@ async def latest_run(session: AsyncSession, series_id: int, horizon: str) -> dic
     return dict(row) if row else None
 
 
+def _overlapping(start: datetime, end: datetime) -> tuple[Any, Any]:
+    """Conditions on forecast runs whose steps overlap ``[start, end)``."""
+    r = m.forecast_run
+    run_end = r.c.start_ts + func.make_interval(
+        0, 0, 0, 0, 0, 0, r.c.step_s * func.cardinality(r.c.p50)
+    )
+    return r.c.start_ts < end, run_end > start
+
+
 async def runs_covering(
     session: AsyncSession, series_id: int, horizon: str, start: datetime, end: datetime
 ) -> list[dict[str, Any]]:
@@ -274,10 +283,7 @@ async def runs_covering(
         .where(
             r.c.series_id == series_id,
             r.c.horizon == horizon,
-            r.c.start_ts < end,
-            r.c.start_ts
-            + func.make_interval(0, 0, 0, 0, 0, 0, r.c.step_s * func.cardinality(r.c.p50))
-            > start,
+            *_overlapping(start, end),
         )
         .order_by(r.c.issued_at, r.c.id)
         .limit(5000)
@@ -304,10 +310,7 @@ async def runs_of_region(
             s.c.region_kato == region_kato,
             s.c.quantity == quantity,
             r.c.horizon == horizon,
-            r.c.start_ts < end,
-            r.c.start_ts
-            + func.make_interval(0, 0, 0, 0, 0, 0, r.c.step_s * func.cardinality(r.c.p50))
-            > start,
+            *_overlapping(start, end),
         )
         .order_by(r.c.issued_at, r.c.id)
     )

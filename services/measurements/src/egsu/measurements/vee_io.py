@@ -111,18 +111,22 @@ async def latest_actual(
 ) -> np.ndarray:
     """The value of the latest actual version of each key (NaN where there is none)."""
     out = np.full(len(pid), np.nan)
-    if not len(pid):
-        return out
-    r = await conn.fetchrow(
-        LATEST_ACTUAL,
-        pid.tolist(),
-        qid.tolist(),
-        ts.astype(np.float64).tolist(),
-        list(range(len(pid))),
-    )
-    if r[0] is not None:
+    r = await _per_key(conn, LATEST_ACTUAL, pid, qid, ts)
+    if r is not None:
         out[np.asarray(r[0], np.int64)] = np.asarray(r[1], np.float64)
     return out
+
+
+async def _per_key(
+    conn: asyncpg.Connection, sql: str, pid: np.ndarray, qid: np.ndarray, ts: np.ndarray
+) -> asyncpg.Record | None:
+    """One row of arrays for the keys (point, quantity, ts) numbered 0…n-1; None if none found."""
+    if not len(pid):
+        return None
+    r = await conn.fetchrow(
+        sql, pid.tolist(), qid.tolist(), ts.astype(np.float64).tolist(), list(range(len(pid)))
+    )
+    return r if r[0] is not None else None
 
 
 CURRENT_RECEIVED = """
@@ -145,16 +149,8 @@ async def current_received(
     unknown) and the key's highest version (later, non-current versions may exist)."""
     received = np.full(len(pid), -np.inf)
     top = version.astype(np.int64, copy=True)
-    if not len(pid):
-        return received, top
-    r = await conn.fetchrow(
-        CURRENT_RECEIVED,
-        pid.tolist(),
-        qid.tolist(),
-        ts.astype(np.float64).tolist(),
-        list(range(len(pid))),
-    )
-    if r[0] is not None:
+    r = await _per_key(conn, CURRENT_RECEIVED, pid, qid, ts)
+    if r is not None:
         i = np.asarray(r[0], np.int64)
         received[i] = np.asarray([np.nan if x is None else x for x in r[1]], np.float64)
         top[i] = np.maximum(top[i], np.asarray(r[2], np.int64))

@@ -373,7 +373,10 @@ async def _store_readings(
     # earlier values of the same key within the batch
     replaced_key = has_cur & becomes
     res.superseded = (
-        int(replaced_key.sum()) + int((insert & ~last).sum()) + int(estimated.sum()) + int(held.sum())
+        int(replaced_key.sum())
+        + int((insert & ~last).sum())
+        + int(estimated.sum())
+        + int(held.sum())
     )
     ins = np.flatnonzero(insert)
     if len(ins):
