@@ -7,6 +7,7 @@ from datetime import date
 
 import httpx
 import numpy as np
+import pytest
 
 from egsu.simulator.generator import Simulation, local_midnight
 from egsu.simulator.model import build
@@ -127,6 +128,40 @@ async def test_backfill_posts_every_reading_once_and_a_rerun_changes_nothing() -
     )
     assert len(ingest.stored) == expected
     assert len(ingest.receipts) == ingest.posts // 2
+
+
+async def test_a_stopped_backfill_resumes_after_the_last_day_it_posted() -> None:
+    from egsu.simulator.defects import Rates
+    from egsu.simulator.post import backfill
+
+    s = build(80, 6, START)
+    ingest = FakeIngest()
+    upto = local_midnight(START) + 2 * 86400 + 6 * 3600
+    marks: list[int] = []
+
+    class Stopped(Exception):
+        pass
+
+    def stop_after_first_day(until: int) -> None:
+        marks.append(until)
+        raise Stopped  # Ctrl-C after the first day
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(ingest)) as http:
+        sim = Simulation(s, seed=6, start=START, rates=Rates().scaled(0))
+        with pytest.raises(Stopped):
+            await backfill(sim, Poster(http, "http://gw", concurrency=4), start=START, upto=upto,
+                           key="run", on_day=stop_after_first_day)  # fmt: skip
+        assert marks == [local_midnight(START) + 86400]
+        first_day = len(ingest.stored)
+        resumed = date.fromordinal(START.toordinal() + 1)
+        await backfill(sim, Poster(http, "http://gw", concurrency=4), start=resumed, upto=upto,
+                       key="run", on_day=marks.append)  # fmt: skip
+    assert marks[1:] == [local_midnight(START) + 2 * 86400, upto]
+    per_hour = sum(
+        len(q) * (60 // m)
+        for q, m in zip(s.points["quantities"], s.points["interval_min"], strict=True)
+    )
+    assert first_day == 24 * per_hour and len(ingest.stored) == (48 + 6) * per_hour
 
 
 async def test_live_survives_ingest_being_down_and_catches_up() -> None:

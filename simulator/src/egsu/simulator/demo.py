@@ -118,15 +118,22 @@ async def run_demo(
         async with _client() as http:
             poster = Poster(http, url, concurrency=4, max_wait=120)
             done = int(state.get("posted_until") or local_midnight(epoch))
+
+            def posted(until: int) -> None:  # a stopped backfill resumes after the last day
+                state["posted_until"] = until
+                save()
+
             while not stop.is_set() and done < live_from:
                 _phase("backfill", since=iso(done), until=iso(live_from))
                 first = _local_day(done)
                 try:
                     await backfill(sim, poster, start=first, upto=live_from, key=f"sim:{rid}",
-                                   after=done if done > local_midnight(first) else None)  # fmt: skip
+                                   after=done if done > local_midnight(first) else None,
+                                   on_day=posted)  # fmt: skip
                 except IngestUnavailable as exc:
                     _phase("waiting for ingest", reason=str(exc))
                     await _sleep(stop, 30)
+                    done = int(state.get("posted_until") or done)
                     sim = Simulation(
                         system, seed=seed, start=epoch, rates=rates, horizon_days=days + 7
                     )

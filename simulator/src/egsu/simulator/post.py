@@ -197,9 +197,11 @@ async def backfill(
     max_batch: int = MAX_BATCH,
     progress: Callable[[int, int], None] | None = None,
     after: int | None = None,
+    on_day: Callable[[int], None] | None = None,
 ) -> None:
     """Post every day from ``start`` up to the interval ending at ``upto`` (epoch seconds); with
-    ``after``, only intervals ending after it (resuming an earlier backfill).
+    ``after``, only intervals ending after it (resuming an earlier backfill); ``on_day`` is told
+    up to when everything is posted after each day.
     The next day is generated in a thread while the current one is being posted."""
     system = sim.sys
     d = start
@@ -223,6 +225,8 @@ async def backfill(
         after = None if after is None or after < local_midnight(nxt) else after
         pending = loop.run_in_executor(None, gen, nxt) if nxt <= last_day else None
         await poster.post_all(items, (lambda b: progress(b.readings, 1)) if progress else None)
+        if on_day is not None:
+            on_day(min(upto, local_midnight(nxt)))
 
 
 def weather_batch(sim: Simulation, after: int, upto: int) -> dict[str, Any]:
