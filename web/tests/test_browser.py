@@ -267,6 +267,12 @@ def test_a_correction_proposed_in_the_console_is_confirmed_by_another_operator(
     author.wait_for_url("**/corrections/*")
     url = author.url.split("?")[0]
     assert "You proposed this correction" in author.content()
+    # the period is the 15-minute interval that ends at the corrected time
+    with stack.sync_client("operator") as c:
+        made = c.get(f"/api/v1/measurements/corrections/{url.rsplit('/', 1)[1]}").json()
+    assert datetime.fromisoformat(made["to"]) - datetime.fromisoformat(made["from"]) == timedelta(
+        minutes=15
+    )
     assert author.locator("form[action$='/confirm']").count() == 0  # no button for the author
     shot(author, "correction-pending-en")
     # the author cannot confirm it even by posting the form by hand: the API refuses

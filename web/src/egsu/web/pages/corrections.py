@@ -64,10 +64,12 @@ async def create(request: Request, ctx: Annotated[Ctx, screen("corrections")]) -
         errors["value"] = ctx._("Give a number.")
         value = None
     if not errors and ts is not None:
+        # the period is the interval that ends at ts (its start is exclusive)
+        minutes = await _interval_min(ctx, form.get("point", ""))
         body = {
             "point": form.get("point", ""),
             "quantity": form.get("quantity", ""),
-            "from": (ts - timedelta(minutes=1)).isoformat(),
+            "from": (ts - timedelta(minutes=minutes)).isoformat(),
             "to": ts.isoformat(),
             "values": [{"ts": ts.isoformat(), "value": value}],
             "reason_code": form.get("reason_code", ""),
@@ -94,6 +96,17 @@ async def create(request: Request, ctx: Annotated[Ctx, screen("corrections")]) -
         errors=errors,
         section="corrections",
     )
+
+
+async def _interval_min(ctx: Ctx, code: str) -> int:
+    """The point's interval from the registry; a minute when it cannot be told (the API then
+    judges the point itself)."""
+    try:
+        found = await ctx.api.get("/api/v1/registry/metering-points", code=code, limit=1)
+    except ApiError:
+        return 1
+    items = found.get("items") or [] if isinstance(found, dict) else []
+    return int(items[0].get("interval_min") or 1) if items else 1
 
 
 @router.get("/corrections/{cid}")
