@@ -237,13 +237,14 @@ async def overview(ctx: Ctx) -> Response:
     )
 
 
-def forecast_traces(ctx: Ctx, data: dict[str, Any]) -> list[dict[str, Any]]:
-    """Median forecast with its 10–90 % band, if the forecast service answered."""
+def forecast_traces(ctx: Ctx, data: dict[str, Any], scale: float = 1000.0) -> list[dict[str, Any]]:
+    """Median forecast with its 10–90 % band, if the forecast service answered; values per hour
+    divided by ``scale`` (kWh per hour to MW by default)."""
     items = data.get("items", [])
     if not items:
         return []
     xs = [i["ts"] for i in items]
-    q = lambda key: [(i.get(key) or 0) / 1000 for i in items]  # noqa: E731
+    q = lambda key: [(i.get(key) or 0) / scale for i in items]  # noqa: E731
     return [
         charts.line("p90", xs, q("p90"), "rgba(0,0,0,0)", showlegend=False, hoverinfo="skip"),
         charts.line(
