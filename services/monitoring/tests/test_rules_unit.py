@@ -146,6 +146,24 @@ def test_anomaly_needs_a_learned_baseline_and_a_sustained_deviation() -> None:
     assert sig[0].args["side"] == "low"
 
 
+def test_a_cold_spell_raises_no_anomaly_on_heat_points_under_the_built_in_rules() -> None:
+    windows, baselines = Windows(), Baselines()
+    ev = Evaluator(windows, baselines, 6)
+    p = point("H1", commodity="heat", quantities=["heat_energy"], nominal_voltage=None, norms={})
+    rules = {p.code: [Rule.of({**b, "version": 1}) for b in BUILTIN]}
+    ts = T0 + 900 * np.arange(1, 96 * 10 + 1)
+    vs = 50 * (1 + 0.2 * np.sin(2 * np.pi * (ts % 86400) / 86400))
+    windows.put(p.code, "heat_energy", ts.tolist(), vs.tolist())
+    groups = {(p.code, "heat_energy"): (ts, vs)}
+    ev.learn(groups, {"heat_energy"}, rules, {p.code: p})
+    # −15 °C for a day: the heat load is 60 % up all day, as it should be
+    nt = ts[-1] + 900 * np.arange(1, 97)
+    nv = 1.6 * 50 * (1 + 0.2 * np.sin(2 * np.pi * (nt % 86400) / 86400))
+    windows.put(p.code, "heat_energy", nt.tolist(), nv.tolist())
+    sig = ev.readings(rules, {p.code: p}, {(p.code, "heat_energy"): (nt, nv)}, set(), nt[-1])
+    assert [s for s in sig if s.rule.kind == "anomaly"] == []
+
+
 def test_slots_and_local_days() -> None:
     # 2026-01-03 is a Saturday; 00:15 UTC is 05:15 local, the interval started at 05:00
     sat = T0 + 2 * 86400 + 900

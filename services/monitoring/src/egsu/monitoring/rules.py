@@ -313,8 +313,10 @@ BUILTIN: list[dict[str, Any]] = [
        reference="frequency_nominal", tolerance_pct=0.4),
     _b("above_norm_day", "Consumption above the daily norm", "above_norm", "process", "major",
        ["active_import", "heat_energy"], period="day"),
+    # heat demand follows the weather, which the seasonal baseline does not know: a cold spell
+    # would make every heat point "anomalous"; add a rule for heat where a flat load is expected
     _b("anomaly", "Deviation from the point's seasonal baseline", "anomaly", "equipment", "minor",
-       ["active_import", "active_export", "heat_energy"]),
+       ["active_import", "active_export"]),
     _b("cover_opened", "Meter cover opened", "event", "security", "major", codes=["cover_opened"],
        clear_codes=["cover_closed"]),
     _b("magnetic_field", "Magnetic field on the meter", "event", "security", "major",
