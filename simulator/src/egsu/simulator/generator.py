@@ -545,7 +545,11 @@ class Simulation:
                 - 18 * t_drift[hr]
             )
             mass_s = np.maximum(flow * h, gcal * 1000 / np.maximum(t_sup - 25, 5))
-            t_ret = t_sup - gcal * 1000 / mass_s
+            # the sensor's own noise: when the flow limit is reached the return water sits at
+            # 25 °C, but no thermometer reads exactly the same value for hours
+            t_ret = (
+                t_sup - gcal * 1000 / mass_s + 0.05 * normal(seed, 43, gh[:, None], step[None, :])
+            )
             mass_r = mass_s * (1 - self.leak[gh][:, None])
             factor = np.where(gj, 4.1868, 1.0)[:, None]
             energy = np.round(gcal * factor, 6)
