@@ -138,7 +138,12 @@ def create_app() -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         http = httpx.AsyncClient(
-            limits=httpx.Limits(max_connections=500, max_keepalive_connections=100),
+            # idle connections are dropped well before the services' servers close them (uvicorn:
+            # 5 s), so a POST is never sent on a connection the server is closing (it cannot be
+            # retried blindly and would be a 503)
+            limits=httpx.Limits(
+                max_connections=500, max_keepalive_connections=100, keepalive_expiry=2.0
+            ),
             cookies=no_cookies(),
         )
         app.state.http = http
