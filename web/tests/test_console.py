@@ -282,3 +282,47 @@ def test_the_auditor_finds_page_views_and_verifies_the_chain(stack: Stack) -> No
         assert "Журнал не изменялся." in verified.text
     finally:
         c.close()
+
+
+def test_an_operator_filters_alarms_by_type(stack: Stack) -> None:
+    import time
+
+    world = World(stack, interval_min=1, criticality=1)
+    t = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=2)
+    with stack.sync_client(world.user) as c:
+        r = c.post(
+            "/api/v1/ingest/readings",
+            json={
+                "readings": [
+                    {
+                        "point": world.point_code,
+                        "quantity": "voltage_l1",
+                        "ts": kz(t),
+                        "value": 176_000.0,
+                    }
+                ]
+            },
+        )
+        assert r.status_code == 202, r.text
+    with stack.sync_client("operator") as c:
+        for _ in range(100):
+            found = c.get(
+                "/api/v1/monitoring/alarms",
+                params={"point_code": world.point_code, "state": "all", "kind": "band"},
+            ).json()["items"]
+            if found:
+                break
+            time.sleep(0.1)
+        assert found, "the sag raised no alarm"
+    operator = login(stack, "operator")
+    try:
+        sags = operator.get("/alarms", params={"state": "all", "kind": "band"})
+        assert sags.status_code == 200
+        assert world.point_code in sags.text
+        assert '<option value="band" selected>' in sags.text
+        others = operator.get("/alarms", params={"state": "all", "kind": "above_norm"})
+        assert others.status_code == 200 and world.point_code not in others.text
+        # an unknown type is ignored rather than sent on
+        assert operator.get("/alarms", params={"kind": "nonsense"}).status_code == 200
+    finally:
+        operator.close()

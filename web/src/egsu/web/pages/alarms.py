@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from typing import Annotated
+from urllib.parse import urlencode
 
 import httpx
 from fastapi import APIRouter, Request
@@ -12,9 +13,23 @@ from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from egsu.contracts.regions import REGIONS
 from egsu.web.console import Ctx, Denied, PageNotFound, check_csrf, screen
 from egsu.web.gateway import ApiError
+from egsu.web.i18n import N_
 
 router = APIRouter(include_in_schema=False)
 MON = "/api/v1/monitoring"
+# the kinds of monitoring's alarm rules, for the filter (labels translated when shown)
+KINDS = {
+    "band": N_("Outside the band around nominal (voltage, frequency)"),
+    "threshold": N_("Above or below a threshold"),
+    "rate_of_change": N_("Changing too fast"),
+    "above_norm": N_("Consumption above the norm"),
+    "anomaly": N_("Unusual for the point"),
+    "event": N_("Meter and SCADA events"),
+    "comm_loss": N_("Point not reporting"),
+    "system_comm_loss": N_("Whole system not reporting"),
+    "verification_overdue": N_("Verification overdue"),
+    "submission_overdue": N_("Submission overdue"),
+}
 
 
 @router.get("/alarms")
@@ -23,19 +38,23 @@ async def alarms(
     state: str = "active",
     severity: str | None = None,
     region_kato: str | None = None,
+    kind: str | None = None,
     cursor: str | None = None,
 ) -> Response:
     state = state if state in ("active", "acknowledged", "cleared", "closed", "all") else "active"
+    kind = kind if kind in KINDS else None
     res = await ctx.api.many(
         alarms=ctx.api.get(
             f"{MON}/alarms",
             state=state,
             severity=severity or None,
             region_kato=region_kato or None,
+            kind=kind,
             limit=100,
             cursor=cursor,
         ),
     )
+    filters = {"state": state, "severity": severity, "region_kato": region_kato, "kind": kind}
     return ctx.render(
         "alarms.html",
         title=ctx._("Alarms"),
@@ -43,6 +62,9 @@ async def alarms(
         state=state,
         severity=severity or "",
         region_kato=region_kato or "",
+        kind=kind or "",
+        kinds=[(k, ctx._(label)) for k, label in KINDS.items()],
+        next_base="/alarms?" + urlencode({k: v for k, v in filters.items() if v}),
         regions_map={r.kato: r.name(ctx.lang.code) for r in REGIONS},
     )
 
@@ -56,7 +78,9 @@ async def stream(request: Request, ctx: Annotated[Ctx, screen("alarms")]) -> Res
     if request.headers.get("last-event-id"):
         headers["Last-Event-ID"] = request.headers["last-event-id"]
     params = {
-        k: v for k, v in request.query_params.items() if k in ("severity", "region_kato") and v
+        k: v
+        for k, v in request.query_params.items()
+        if k in ("severity", "region_kato", "kind") and v
     }
     req = http.build_request(
         "GET", f"{MON}/alarms/stream", headers=headers, params=params, timeout=None
