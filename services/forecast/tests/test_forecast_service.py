@@ -337,6 +337,21 @@ def test_facility_forecasts_add_up_to_their_region(stack: Stack, regions: list[R
         assert all(
             f["items"][i]["p10"] <= f["items"][i]["p50"] <= f["items"][i]["p90"] for f in facilities
         )
+    # read over a window (per step the latest issue covering it), they add up as well
+    window = {"from": reg["items"][0]["ts"], "to": reg["items"][-1]["ts"]}
+    with stack.sync_client("operator") as c:
+        region_w = _forecast(
+            c, f"regions/{region.kato}", quantity="active_import", horizon="day_ahead", **window
+        )
+        facilities_w = [
+            _forecast(
+                c, f"facilities/{key}", quantity="active_import", horizon="day_ahead", **window
+            )
+            for key in ours
+        ]
+    for i, item in enumerate(region_w["items"]):
+        total = sum(f["items"][i]["p50"] for f in facilities_w)
+        assert total == pytest.approx(item["p50"], rel=1e-5)
     # each plant keeps its own share: the larger one stays the larger
     big, small = (
         next(f for f in facilities if f["key"] == k)

@@ -299,8 +299,11 @@ async def runs_of_region(
     horizon: str,
     start: datetime,
     end: datetime,
+    *,
+    latest: bool = False,
 ) -> list[dict[str, Any]]:
-    """Runs of every ``level`` series of a region overlapping ``[start, end)``, oldest first."""
+    """Runs of every ``level`` series of a region overlapping ``[start, end)``, oldest first;
+    with ``latest`` only the newest of each series."""
     r, s = m.forecast_run, m.series
     stmt = (
         select(r.c.series_id, r.c.start_ts, r.c.step_s, r.c.p50, r.c.issued_at)
@@ -312,8 +315,14 @@ async def runs_of_region(
             r.c.horizon == horizon,
             *_overlapping(start, end),
         )
-        .order_by(r.c.issued_at, r.c.id)
     )
+    if latest:
+        stmt = stmt.distinct(r.c.series_id).order_by(
+            r.c.series_id, r.c.issued_at.desc(), r.c.id.desc()
+        )
+        rows = [dict(x) for x in (await session.execute(stmt)).mappings()]
+        return sorted(rows, key=lambda x: x["issued_at"])
+    stmt = stmt.order_by(r.c.issued_at, r.c.id)
     return [dict(x) for x in (await session.execute(stmt)).mappings()]
 
 

@@ -629,7 +629,9 @@ class Forecasting:
             level == "facility"
             and series["region_kato"]
             and items
-            and await self._to_region(series, quantity, horizon, items)
+            and await self._to_region(
+                series, quantity, horizon, items, latest=start is None and end is None
+            )
         ):
             reconciliation = "top_down_region"
         unit = resolve_quantity(quantity).unit if resolve_quantity(quantity) else None  # type: ignore[union-attr]
@@ -656,11 +658,19 @@ class Forecasting:
         quantity: str,
         horizon: str,
         items: dict[datetime, dict[str, Any]],
+        *,
+        latest: bool,
     ) -> bool:
         """Make a facility's forecast add up with the other facilities of its region to the
         region's (reconciled) forecast: at every step each facility's quantiles are scaled by the
         region's P50 over the facilities' P50 sum (top-down, forecast proportions). Changes
-        ``items`` in place; False when the region has no forecast for these steps."""
+        ``items`` in place; False when the region has no forecast for these steps.
+
+        ``latest``: the items come from the latest run only, and so do the other facilities'.
+        Over a window, every run covering it counts; not for intraday runs, which are issued
+        every few minutes (thousands per region and day), so that read stays unreconciled."""
+        if not latest and horizon == "intraday":
+            return False
         ts = sorted(items)
         a, b = ts[0], ts[-1] + timedelta(seconds=series["step_s"])
         async with self.db.transaction() as session:
@@ -668,8 +678,10 @@ class Forecasting:
             if region is None:
                 return False
             region_runs = await repo.runs_covering(session, region["id"], horizon, a, b)
+            if latest and region_runs:
+                region_runs = region_runs[-1:]
             runs = await repo.runs_of_region(
-                session, "facility", series["region_kato"], quantity, horizon, a, b
+                session, "facility", series["region_kato"], quantity, horizon, a, b, latest=latest
             )
         want = set(ts)
 
