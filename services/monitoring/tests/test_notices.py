@@ -62,8 +62,15 @@ async def test_overdue_verification_and_late_subject_raise_and_clear(
         assert a["category"] == "metrology" and a["point_code"] == world.point_code
         assert f"SN-{world.bin}" in a["message"]["en"]
         async with stack.client(world.user) as c:
-            r = await c.get(f"{MON}/devices/{device['id']}")
-            assert r.status_code == 200 and r.json()["point_code"] == world.point_code
+            # the device reaches monitoring's directory through the registry's events, which may
+            # come a moment after the notice
+
+            async def device_known() -> Any:
+                r = await c.get(f"{MON}/devices/{device['id']}")
+                return r if r.status_code == 200 else None
+
+            r = await wait_for(device_known)
+            assert r.json()["point_code"] == world.point_code
 
         late = {
             "subject_bin": world.bin,
