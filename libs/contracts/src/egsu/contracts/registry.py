@@ -55,3 +55,5 @@ class PointIndexItem(BaseModel):
     criticality: int = 2
     norms: dict[str, Any] = {}
     status: str = "active"
+    code_80020: str | None = None  # the point's code in 80020 exchange files
+    channels_80020: dict[str, str] = {}  # its own 80020 channel map (channel code -> quantity)

@@ -247,6 +247,9 @@ async def list_points(
     position: str | None = None,
     status: str | None = None,
     code: Annotated[list[str] | None, Query()] = None,
+    code_80020: Annotated[
+        list[str] | None, Query(description="the points' codes in 80020 exchange files")
+    ] = None,
 ) -> Page[s.MeteringPointRead]:
     return await _list(
         ops,
@@ -261,6 +264,7 @@ async def list_points(
             "position": position,
             "status": status,
             "code": code,
+            "code_80020": code_80020,
         },
     )
 

@@ -70,6 +70,7 @@ METERING_POINT = EntitySpec(
         "position",
         "status",
         "code",
+        "code_80020",
     ),
     sorts={"code": "code", "created_at": "created_at", "updated_at": "updated_at"},
     default_sort="code",

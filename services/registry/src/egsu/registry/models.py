@@ -111,12 +111,16 @@ metering_point = Table(
     Column("norms", JSONB, nullable=False, server_default="{}"),
     Column("status", String(16), nullable=False, server_default="active"),
     Column("version", Integer, nullable=False, server_default="1"),
+    # the point in 80020 exchange files: its market code and its own channel map
+    Column("code_80020", String(15)),
+    Column("channels_80020", JSONB, nullable=False, server_default="{}"),
     _ts("created_at"),
     _ts("updated_at"),
     _search("code", "name"),
     Index(None, "facility_id"),
     Index(None, "subject_bin"),
     Index(None, "search", postgresql_using="gin"),
+    Index(None, "code_80020", unique=True),
 )
 
 device = Table(

@@ -152,6 +152,12 @@ async def point_by_code(session: AsyncSession, code: str) -> dict[str, Any] | No
     return dict(row) if row else None
 
 
+async def point_by_code_80020(session: AsyncSession, code: str) -> dict[str, Any] | None:
+    t = m.metering_point
+    row = (await session.execute(select(t).where(t.c.code_80020 == code))).mappings().first()
+    return dict(row) if row else None
+
+
 async def codes_of_subject(session: AsyncSession, subject_bin: str, codes: list[str]) -> set[str]:
     t = m.metering_point
     rows = await session.execute(
@@ -250,6 +256,8 @@ async def point_index(
         f.c.criticality,
         p.c.norms,
         p.c.status,
+        p.c.code_80020,
+        p.c.channels_80020,
     ).join(f, f.c.id == p.c.facility_id)
     if subject_bin:
         stmt = stmt.where(p.c.subject_bin == subject_bin)

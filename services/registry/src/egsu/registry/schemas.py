@@ -53,6 +53,22 @@ Bin = Annotated[str, AfterValidator(_bin)]
 Kato = Annotated[str, AfterValidator(_kato)]
 QuantityCode = Annotated[str, AfterValidator(_quantity)]
 PointCode = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$")]
+Code80020 = Annotated[
+    str,
+    Field(
+        pattern=r"^\d{15}$",
+        description="the point's code in 80020 exchange files (15 digits, as issued in the market)",
+        examples=["551010012345101"],
+    ),
+]
+Channels80020 = Annotated[
+    dict[Annotated[str, Field(pattern=r"^\d{2}$")], QuantityCode],
+    Field(
+        description="80020 channels that differ from the usual 01 active_import, 02 active_export, "
+        "03 reactive_import, 04 reactive_export",
+        examples=[{"01": "active_export", "02": "active_import"}],
+    ),
+]
 Name = Annotated[str, Field(min_length=1, max_length=500)]
 
 
@@ -201,6 +217,14 @@ class Norms(_In):
     frequency_nominal_hz: float = Field(50.0, gt=0)
 
 
+def _check_channels(quantities: list[str], channels: dict[str, str]) -> None:
+    for channel, code in channels.items():
+        if code not in quantities:
+            raise ValueError(
+                f"channels_80020.{channel}: {code} is not one of the point's quantities"
+            )
+
+
 def _check_units(quantities: list[str], units: dict[str, str]) -> None:
     for code, unit in units.items():
         q = resolve_quantity(code)
@@ -237,6 +261,8 @@ class MeteringPointCreate(_In):
     tariff_zones: int = Field(1, ge=1, le=4)
     norms: Norms = Norms()
     status: Status = Status.active
+    code_80020: Code80020 | None = None
+    channels_80020: Channels80020 = {}
 
     @model_validator(mode="after")
     def _consistent(self) -> MeteringPointCreate:
@@ -251,6 +277,7 @@ class MeteringPointCreate(_In):
                 )
         self.quantities = list(dict.fromkeys(self.quantities))
         _check_units(self.quantities, self.units)
+        _check_channels(self.quantities, self.channels_80020)
         return self
 
 
@@ -268,6 +295,8 @@ class MeteringPointUpdate(_In):
     tariff_zones: int | None = Field(None, ge=1, le=4)
     norms: Norms | None = None
     status: Status | None = None
+    code_80020: Code80020 | None = Field(None, description="null removes the point's 80020 code")
+    channels_80020: Channels80020 | None = None
 
     @model_validator(mode="after")
     def _interval(self) -> MeteringPointUpdate:
@@ -296,6 +325,8 @@ class MeteringPointRead(BaseModel):
     tariff_zones: int
     norms: dict[str, Any]
     status: str
+    code_80020: str | None = None
+    channels_80020: dict[str, str] = {}
     version: int
     created_at: datetime
     updated_at: datetime

@@ -213,18 +213,31 @@ class Registry:
                 )
         else:
             quantities = values.get("quantities", before["quantities"])
-            if "quantities" in values or "units" in values:
-                from egsu.registry.schemas import _check_units
+            if "quantities" in values or "units" in values or "channels_80020" in values:
+                from egsu.registry.schemas import _check_channels, _check_units
 
                 units = values.get("units") if values.get("units") is not None else before["units"]
+                channels = values.get("channels_80020")
                 try:
                     _check_units(quantities, units)
+                    _check_channels(
+                        quantities, channels if channels is not None else before["channels_80020"]
+                    )
                 except ValueError as exc:
                     name, _, msg = str(exc).partition(": ")
                     raise _field(name, msg) from None
+        code_80020 = values.get("code_80020")
+        if code_80020 is not None:
+            holder = await repo.point_by_code_80020(self.session, code_80020)
+            if holder is not None and (before is None or holder["id"] != before["id"]):
+                raise Conflict(
+                    f"80020 code {code_80020} already belongs to metering point {holder['code']}",
+                    code="code_80020_taken",
+                    errors=[FieldError("code_80020", "taken", "already used by another point")],
+                )
         if "norms" in values and values["norms"] is not None:
             values["norms"] = {k: v for k, v in values["norms"].items() if v is not None}
-        return {k: v for k, v in values.items() if v is not None or k in ("name",)}
+        return {k: v for k, v in values.items() if v is not None or k in ("name", "code_80020")}
 
     async def _prepare_device(
         self, values: dict[str, Any], before: dict[str, Any] | None
