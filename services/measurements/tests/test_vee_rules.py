@@ -408,7 +408,7 @@ def test_rule_bits_are_stable() -> None:
         "gap": 0, "duplicate": 1, "future": 2, "too_old": 3, "negative": 4, "capacity": 5,
         "spike": 6, "stuck": 7, "zero_consumption": 8, "sum_check": 9, "register_decrease": 10,
         "rollover": 11, "export_import_only": 12, "voltage_range": 13, "voltage_fluctuation": 14,
-        "above_norm": 15, "heat_balance": 16, "clock_skew": 17,
+        "above_norm": 15, "heat_balance": 16, "clock_skew": 17, "not_commercial": 18,
     }  # fmt: skip
     assert R.codes_of(R.SPIKE | R.GAP) == ["gap", "spike"]
 

@@ -18,6 +18,8 @@ import orjson
 from pydantic import BaseModel
 
 BATCH_CONTENT_TYPE = "application/vnd.egsu.batch+json+zlib"
+# Bits of ``IngestBatch.flags``: what the sender said about a reading.
+NOT_COMMERCIAL = 1  # the source marked the value not for commercial settlement (80020 status)
 
 
 class PointRef(BaseModel):
@@ -51,6 +53,7 @@ class IngestBatch(BaseModel):
     skew_s: list[
         float
     ] = []  # sender's ts minus the grid ts (seconds); empty when all were on the grid
+    flags: list[int] = []  # the sender's flags per reading (NOT_COMMERCIAL); empty when none
     events: list[MeterEvent] = []
 
     def encode(self) -> bytes:

@@ -27,6 +27,7 @@ from typing import Any
 import asyncpg
 import numpy as np
 
+from egsu.contracts.readings import NOT_COMMERCIAL as FLAG_NOT_COMMERCIAL
 from egsu.contracts.registry import PointIndexItem
 from egsu.measurements import rollups, vee_io
 from egsu.measurements.catalog import Catalog, Point
@@ -194,6 +195,11 @@ async def _store_readings(
     ts = np.rint(np.asarray(raw["ts"], dtype=np.float64)).astype(np.int64)
     val = np.asarray(raw["value"], dtype=np.float64)
     skew = np.asarray(raw["skew_s"], dtype=np.float64) if raw.get("skew_s") else np.zeros(len(ts))
+    not_commercial = (
+        (np.asarray(raw["flags"], dtype=np.int64) & FLAG_NOT_COMMERCIAL) != 0
+        if raw.get("flags")
+        else np.zeros(len(ts), bool)
+    )
     res.ts_from, res.ts_to = float(ts.min()), float(ts.max())
     res.points = sorted({p.code for p in points})
     res.quantities = sorted(str(c) for c in qcodes)
@@ -201,6 +207,7 @@ async def _store_readings(
 
     keep, rank, dup = dedup(pid, qid, ts, val)
     pid, qid, ts, val, skew = pid[keep], qid[keep], ts[keep], val[keep], skew[keep]
+    not_commercial = not_commercial[keep]
     n = len(keep)
     first = rank == 1
     last = np.ones(n, bool)
@@ -332,11 +339,13 @@ async def _store_readings(
         v=np.concatenate((ctx.value[cx], val[bi])),
         batch=np.concatenate((np.zeros(m_ctx, bool), np.ones(m_b, bool))),
         actual=np.concatenate((ctx.origin[cx] == ACTUAL, np.ones(m_b, bool))),
-        ok=np.concatenate((ok_ctx[cx], np.ones(m_b, bool))),
+        # a value its source calls not commercial is no reference for the checks of others
+        ok=np.concatenate((ok_ctx[cx], ~not_commercial[bi])),
         skew=np.concatenate((np.zeros(m_ctx), skew[bi])),
         dup=np.concatenate((np.zeros(m_ctx, bool), dup[bi])),
         # where each frame row came from: >= 0 a context row, < 0 the batch row -(i + 1)
         tag=np.concatenate((cx, -(bi + 1))),
+        not_commercial=np.concatenate((np.zeros(m_ctx, bool), not_commercial[bi])),
     )
     origin_row = f.tag
     outages = await _outages(conn, raw, points, ser, f)

@@ -92,7 +92,7 @@ INTERVAL_OF = {v: k for k, v in REGISTER_OF.items()}
 
 def default_rules(q: Quantity) -> int:
     """The rule mask that applies to a quantity before any settings."""
-    m = R.GAP | R.DUPLICATE | R.FUTURE | R.TOO_OLD | R.CLOCK_SKEW
+    m = R.GAP | R.DUPLICATE | R.FUTURE | R.TOO_OLD | R.CLOCK_SKEW | R.NOT_COMMERCIAL
     base = q.code.split(":")[0]
     tariff = ":" in q.code
     if q.dimension in NON_NEGATIVE_DIMENSIONS:
@@ -160,7 +160,11 @@ class RuleBook:
 
     def _for_quantity(self, commodity: str, code: str) -> tuple[int, Thresholds]:
         q = QUANTITIES.get(code)
-        mask = default_rules(q) if q is not None else (R.GAP | R.DUPLICATE | R.FUTURE | R.TOO_OLD)
+        mask = (
+            default_rules(q)
+            if q is not None
+            else (R.GAP | R.DUPLICATE | R.FUTURE | R.TOO_OLD | R.NOT_COMMERCIAL)
+        )
         th = Thresholds()
         for key in self._keys(commodity, code):
             mask &= ~self.rules_off.get(key, 0)

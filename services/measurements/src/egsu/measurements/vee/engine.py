@@ -153,6 +153,7 @@ class Frame:
     skew: np.ndarray  # float64 seconds off the grid (batch rows)
     dup: np.ndarray  # bool: the batch held this key twice with different values
     tag: np.ndarray  # int64 the caller's label of each row, carried through the sort
+    not_commercial: np.ndarray  # bool: the sender marked the value not commercial (batch rows)
 
     @classmethod
     def build(
@@ -166,6 +167,7 @@ class Frame:
         skew: np.ndarray | None = None,
         dup: np.ndarray | None = None,
         tag: np.ndarray | None = None,
+        not_commercial: np.ndarray | None = None,
     ) -> Frame:
         n = len(s)
         order = np.lexsort((ts, s))
@@ -179,6 +181,9 @@ class Frame:
             skew=(np.zeros(n) if skew is None else np.asarray(skew, np.float64))[order],
             dup=(np.zeros(n, bool) if dup is None else np.asarray(dup, bool))[order],
             tag=(np.arange(n) if tag is None else np.asarray(tag, np.int64))[order],
+            not_commercial=(
+                np.zeros(n, bool) if not_commercial is None else np.asarray(not_commercial, bool)
+            )[order],
         )
 
     def __len__(self) -> int:
@@ -382,6 +387,7 @@ def validate(
     # --- single readings ----------------------------------------------------------------------
     batch = f.batch
     hit(R.DUPLICATE, batch & f.dup)
+    hit(R.NOT_COMMERCIAL, batch & f.not_commercial)
     late_s = ts - received_at
     hit(
         R.FUTURE,

@@ -183,6 +183,14 @@ RULES: tuple[Rule, ...] = (
         "Уақыт белгісі интервалдар торынан тыс",
         "Timestamp off the interval grid (clock skew)",
     ),
+    Rule(
+        "not_commercial",
+        18,
+        "suspect",
+        "Некоммерческие данные (по статусу источника)",
+        "Коммерциялық емес деректер (дереккөз мәртебесі бойынша)",
+        "Not commercial (marked so by the source)",
+    ),
 )
 
 BY_CODE: dict[str, Rule] = {r.code: r for r in RULES}
@@ -207,6 +215,7 @@ VOLTAGE_FLUCTUATION = BY_CODE["voltage_fluctuation"].mask
 ABOVE_NORM = BY_CODE["above_norm"].mask
 HEAT_BALANCE = BY_CODE["heat_balance"].mask
 CLOCK_SKEW = BY_CODE["clock_skew"].mask
+NOT_COMMERCIAL = BY_CODE["not_commercial"].mask
 
 REJECT_MASK = sum(r.mask for r in RULES if r.severity == "reject")
 SUSPECT_MASK = sum(r.mask for r in RULES if r.severity == "suspect")
