@@ -25,10 +25,11 @@ from egsu.core.errors import (
 )
 from egsu.db.deps import Session
 from egsu.db.pagination import keyset, page
+from egsu.ingest import exchange80020
 from egsu.ingest import models as m
 from egsu.ingest.compliance import report
 from egsu.ingest.documents import accept_document, b64, verify
-from egsu.ingest.parsing import parse_csv, parse_json
+from egsu.ingest.parsing import RawBatch, parse_csv, parse_json
 from egsu.ingest.service import Ingest, Submission, receipt_view
 
 router = APIRouter(prefix="/api/v1/ingest", tags=["ingest"])
@@ -49,6 +50,48 @@ class Rejected(BaseModel):
     message: str
 
 
+class ExchangeChannel(BaseModel):
+    """What became of one measuring channel of an 80020 file."""
+
+    measuring_point: str = Field(description="the measuring point's 80020 code")
+    measuring_point_name: str | None = None
+    channel: str = Field(description="the channel's code, e.g. 01")
+    desc: str | None = None
+    point: str | None = Field(None, description="the metering point it maps to, if any")
+    quantity: str | None = Field(None, description="the quantity the channel carries, if known")
+    utc_offset: str | None = Field(None, description="the standard offset the times were read in")
+    periods: int
+    accepted: int
+    non_commercial: int = Field(description="accepted, stored with the not_commercial flag")
+    rejected: int
+    reasons: dict[str, int] = Field(description="refused periods by reason code")
+
+
+class ExchangeArea(BaseModel):
+    inn: str | None
+    name: str | None
+    timezone: str | None = Field(description="the area's timezone attribute as written")
+    utc_offset: str = Field(description="+HH:MM, or local: each point's regional civil time")
+
+
+class ExchangeSender(BaseModel):
+    inn: str | None
+    name: str | None
+
+
+class ExchangeReceipt(BaseModel):
+    """The 80020 file of a receipt: its header and each channel's outcome."""
+
+    format: Literal["80020"]
+    number: str | None
+    created: str | None
+    day: date
+    daylight_saving: int
+    sender: ExchangeSender
+    areas: list[ExchangeArea]
+    channels: list[ExchangeChannel]
+
+
 class Receipt(BaseModel):
     receipt_id: str
     subject_bin: str
@@ -66,14 +109,19 @@ class Receipt(BaseModel):
     ts_from: datetime | None
     ts_to: datetime | None
     document: dict[str, Any] | None = None
+    exchange: ExchangeReceipt | None = None
 
 
-async def read_body(request: Request, limit: int) -> bytes:
+def _check_length(request: Request, limit: int) -> None:
     length = request.headers.get("content-length")
     if length and length.isdigit() and int(length) > limit:
         raise PayloadTooLarge(
             f"the body is larger than {limit // 2**20} MB; split the batch", code="body_too_large"
         )
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    _check_length(request, limit)
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
@@ -117,15 +165,83 @@ def key_of(header: str | None) -> str | None:
     return header
 
 
+XML_TYPES = frozenset({"application/xml", "text/xml"})
+CSV_TYPES = frozenset({"text/csv", "application/csv"})
+JSON_TYPES = frozenset({"application/json", "application/x-ndjson", ""})
+EXAMPLE_80020 = """<?xml version="1.0" encoding="windows-1251"?>
+<message class="80020" version="2" number="117">
+  <datetime>
+    <timestamp>20260302013000</timestamp>
+    <daylightsavingtime>0</daylightsavingtime>
+    <day>20260301</day>
+  </datetime>
+  <sender><inn>970740000838</inn><name>ТОО «Энергия»</name></sender>
+  <area timezone="+05:00">
+    <inn>970740000838</inn>
+    <name>ТОО «Энергия»</name>
+    <measuringpoint code="551010012345101" name="ПС 110 кВ «Северная», ввод Т-1">
+      <measuringchannel code="01" desc="активная энергия, приём">
+        <period start="0000" end="0030"><value>1520</value></period>
+        <period start="0030" end="0100"><value status="1">1498</value></period>
+      </measuringchannel>
+    </measuringpoint>
+  </area>
+</message>
+"""
+
+
+def _file_subject(msg: exchange80020.Message) -> str | None:
+    """The subject an 80020 file names: its areas' one BIN, else its sender's."""
+    inns = {a.inn for a in msg.areas if a.inn}
+    if len(inns) == 1 and _BIN.match(next(iter(inns))):
+        return next(iter(inns))
+    return msg.sender_inn if msg.sender_inn and _BIN.match(msg.sender_inn) else None
+
+
+async def read_upload(request: Request, limit: int) -> tuple[bytes, str]:
+    """The file of a multipart upload, with the type its name, its part or its first bytes say."""
+    _check_length(request, limit + 65536)
+    form = await request.form(max_files=1, max_fields=4, max_part_size=limit)
+    upload = form.get("file")
+    if not hasattr(upload, "read"):
+        raise Unprocessable(
+            "file: attach the readings file (JSON, CSV or 80020 XML)",
+            errors=[FieldError("file", "missing", "attach the readings file")],
+        )
+    body: bytes = await upload.read()  # type: ignore[union-attr]
+    name = (getattr(upload, "filename", None) or "").lower()
+    ctype = (getattr(upload, "content_type", None) or "").split(";")[0].strip().lower()
+    if name.endswith(".xml") or ctype in XML_TYPES:
+        return body, "application/xml"
+    if name.endswith(".csv") or ctype in CSV_TYPES:
+        return body, "text/csv"
+    if name.endswith(".json") or ctype == "application/json":
+        return body, "application/json"
+    if exchange80020.looks_like_80020(body):
+        return body, "application/xml"
+    return body, "application/json" if body.lstrip()[:1] == b"{" else "text/csv"
+
+
 @router.post(
     "/readings",
     status_code=202,
     response_model=Receipt,
-    summary="Submit a batch of readings (JSON or CSV); the receipt comes after the bus has it",
+    summary="Submit readings (JSON, CSV or an 80020 file, as the body or an upload); "
+    "the receipt comes after the bus has it",
+    description=(
+        "The body is a JSON batch, a CSV file (`point,quantity,ts,value,unit`) or an 80020 exchange "
+        "file (XML, message class 80020 version 2, UTF-8 or windows-1251), chosen by Content-Type. "
+        "The same files can be uploaded as `multipart/form-data` in the part `file`. Each reading is "
+        "judged by itself: the receipt lists the refused ones with their reasons, and for an 80020 "
+        "file what became of each measuring channel (`exchange.channels`). A file that is not an "
+        "80020 file at all is a 422 naming the element and the line (docs/exchange-80020.md)."
+    ),
     responses={
         202: {"description": "Accepted: the receipt"},
         409: {"description": "Key reused"},
         413: {"description": "Too large"},
+        415: {"description": "Not JSON, CSV or 80020 XML"},
+        422: {"description": "Malformed, or no reading could be accepted"},
         503: {"description": "Try again later"},
     },
     openapi_extra={
@@ -166,6 +282,34 @@ def key_of(header: str | None) -> str | None:
                         "description": "columns point,quantity,ts,value,unit",
                     }
                 },
+                "application/xml": {
+                    "schema": {
+                        "type": "string",
+                        "description": "an 80020 exchange file (message class 80020, version 2); "
+                        "measuring points by their 80020 code, channels 01–04 = active import, "
+                        "active export, reactive import, reactive export unless the point's "
+                        "channel map says otherwise; values in kWh / kvarh; `status` other than "
+                        "0 marks a value not commercial",
+                    },
+                    "example": EXAMPLE_80020,
+                },
+                "text/xml": {
+                    "schema": {"type": "string", "description": "the same as application/xml"},
+                },
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["file"],
+                        "properties": {
+                            "file": {
+                                "type": "string",
+                                "format": "binary",
+                                "description": "a JSON batch, a CSV file or an 80020 file "
+                                "(by its name, its type or its first bytes)",
+                            }
+                        },
+                    }
+                },
             }
         }
     },
@@ -175,20 +319,34 @@ async def post_readings(
     principal: Submitter,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
     subject_bin: Annotated[
-        str | None, Query(description="for CSV: the subject the data is for")
+        str | None,
+        Query(description="for CSV and 80020 files: the subject the data is for"),
     ] = None,
 ) -> JSONResponse:
     ingest: Ingest = request.app.state.ingest
     ctype = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
-    body = await read_body(request, ingest.settings.max_body_bytes)
-    if ctype in ("application/json", "application/x-ndjson", ""):
-        raw, ext = parse_json(body), "json"
-        given = raw.subject_bin or subject_bin
-    elif ctype in ("text/csv", "application/csv"):
-        raw, ext = parse_csv(body), "csv"
-        given = subject_bin
+    limit = ingest.settings.max_body_bytes
+    if ctype == "multipart/form-data":
+        body, ctype = await read_upload(request, limit)
     else:
-        raise UnsupportedMediaType(f"send application/json or text/csv, not {ctype}")
+        body = await read_body(request, limit)
+    exchange = None
+    if ctype in JSON_TYPES:
+        raw, ext, source = parse_json(body), "json", "rest"
+        given = raw.subject_bin or subject_bin
+    elif ctype in CSV_TYPES:
+        raw, ext, source = parse_csv(body), "csv", "csv"
+        given = subject_bin
+    elif ctype in XML_TYPES:
+        exchange = exchange80020.parse(body)
+        raw, ext, source = RawBatch(None, None, [], []), "xml", exchange80020.FORMAT
+        wide = principal.has_any("operator", "ministry", "service")
+        # a subject's file is the subject's whatever INN it names (an intermediary may send it)
+        given = subject_bin or (_file_subject(exchange) if wide else None)
+    else:
+        raise UnsupportedMediaType(
+            f"send application/json, text/csv or application/xml (an 80020 file), not {ctype}"
+        )
     bin_ = subject_for(principal, given)
     status, receipt = await ingest.accept(
         Submission(
@@ -196,10 +354,11 @@ async def post_readings(
             body=body,
             raw=raw,
             content_type=ctype,
-            source="csv" if ext == "csv" else "rest",
+            source=source,
             idempotency_key=key_of(idempotency_key),
             submitted_by=principal.username,
             extension=ext,
+            exchange=exchange,
         )
     )
     return JSONResponse(Receipt.model_validate(receipt).model_dump(mode="json"), status_code=status)

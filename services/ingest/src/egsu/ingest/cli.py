@@ -22,6 +22,7 @@ from egsu.contracts.readings import IngestBatch
 from egsu.contracts.streams import INGEST_BATCHES
 from egsu.core.settings import get_settings
 from egsu.db import Database
+from egsu.ingest import exchange80020
 from egsu.ingest import models as m
 from egsu.ingest.config import IngestSettings
 from egsu.ingest.parsing import canonicalise, parse_csv, parse_json
@@ -66,11 +67,17 @@ async def replay(
         task = progress.add_task("replaying", total=len(receipts)) if progress else None
         for r in receipts:
             body = gzip.decompress(await store.get("raw", r["raw_key"]))
-            raw = parse_csv(body) if r["raw_key"].endswith(".csv.gz") else parse_json(body)
-            if r["source"] == "document":
-                raw = parse_json(body)
             pts = await points.of_subject(r["subject_bin"])
-            canon = canonicalise(raw, pts, {}, settings.skew_tolerance)
+            flags: list[int] = []
+            if r["raw_key"].endswith(".xml.gz"):
+                canon, _, flags, _ = exchange80020.canonical(
+                    exchange80020.parse(body), pts, {}, settings.skew_tolerance
+                )
+            else:
+                raw = parse_csv(body) if r["raw_key"].endswith(".csv.gz") else parse_json(body)
+                if r["source"] == "document":
+                    raw = parse_json(body)
+                canon = canonicalise(raw, pts, {}, settings.skew_tolerance)
             batch = IngestBatch(
                 receipt_id=r["id"],
                 subject_bin=r["subject_bin"],
@@ -82,6 +89,7 @@ async def replay(
                 ts=canon.ts,
                 value=canon.value,
                 skew_s=canon.skew_s,
+                flags=flags,
                 events=canon.events,
             )
             await bus.publish(

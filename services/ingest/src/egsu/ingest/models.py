@@ -19,7 +19,7 @@ receipt = Table(
     Column("idempotency_key", String(200), nullable=False),
     Column("sha256", String(64), nullable=False),
     Column("status", String(16), nullable=False),  # pending | accepted
-    Column("source", String(16), nullable=False),  # rest | csv | telemetry | document
+    Column("source", String(16), nullable=False),  # rest | csv | 80020 | telemetry | document
     Column("content_type", String(100)),
     Column("received_at", DateTime(timezone=True), nullable=False),
     Column("accepted_at", DateTime(timezone=True)),
@@ -33,6 +33,7 @@ receipt = Table(
     Column("raw_key", Text),
     Column("submitted_by", Text),
     Column("document", JSONB),
+    Column("exchange", JSONB),  # an 80020 file: its header and what became of each channel
     Index(None, "subject_bin", "idempotency_key", unique=True),
     Index(None, "subject_bin", "received_at"),
 )

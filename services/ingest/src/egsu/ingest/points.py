@@ -10,11 +10,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 import orjson
 
+from egsu.contracts.exchange80020 import channel_map
 from egsu.contracts.registry import PointIndexItem
 from egsu.core.errors import ServiceUnavailable
 
@@ -32,6 +33,8 @@ class PointInfo:
     quantities: frozenset[str]
     units: dict[str, str]
     active: bool
+    code_80020: str | None = None
+    channels_80020: dict[str, str] = field(default_factory=dict)  # effective: defaults + own
 
     @classmethod
     def of(cls, item: PointIndexItem) -> PointInfo:
@@ -45,6 +48,8 @@ class PointInfo:
             frozenset(item.quantities),
             dict(item.units),
             item.status == "active",
+            item.code_80020,
+            channel_map(item.channels_80020),
         )
 
     def measures(self, quantity: str) -> bool:
@@ -90,13 +95,16 @@ class PointDirectory:
             self._by_subject[subject_bin] = (time.monotonic(), points)
             return points
 
-    async def owners(self, codes: list[str]) -> dict[str, str | None]:
-        """For codes a subject does not own: which subject does (None if nobody)."""
+    async def owners(self, codes: list[str], by: str = "code") -> dict[str, str | None]:
+        """For codes a subject does not own: which subject does (None if nobody).
+
+        ``by`` names the code: the System's point code, or ``code_80020`` for exchange files.
+        """
         now = time.monotonic()
         out: dict[str, str | None] = {}
         missing = []
         for c in codes:
-            hit = self._owner.get(c)
+            hit = self._owner.get(f"{by}:{c}")
             if hit and now - hit[0] < self.ttl:
                 out[c] = hit[1]
             else:
@@ -106,15 +114,15 @@ class PointDirectory:
             try:
                 resp = await self.registry.get(
                     "/api/v1/registry/metering-points",
-                    params=[("code", c) for c in chunk] + [("limit", "1000")],
+                    params=[(by, c) for c in chunk] + [("limit", "1000")],
                 )
                 resp.raise_for_status()
             except httpx.HTTPError as exc:
                 raise ServiceUnavailable(
                     "the registry cannot be reached; try again shortly", code="registry_unavailable"
                 ) from exc
-            found = {p["code"]: p["subject_bin"] for p in resp.json()["items"]}
+            found = {p[by]: p["subject_bin"] for p in resp.json()["items"]}
             for c in chunk:
                 out[c] = found.get(c)
-                self._owner[c] = (now, out[c])
+                self._owner[f"{by}:{c}"] = (now, out[c])
         return out

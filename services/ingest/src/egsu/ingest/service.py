@@ -26,10 +26,11 @@ from egsu.contracts.readings import IngestBatch
 from egsu.contracts.streams import INGEST_BATCHES
 from egsu.core.errors import Conflict, FieldError, Unprocessable
 from egsu.db import Database
+from egsu.ingest import exchange80020
 from egsu.ingest import models as m
 from egsu.ingest.compliance import UPSERT_ARRIVAL, ObligationDirectory, arrival_rows, deadlines
 from egsu.ingest.config import IngestSettings
-from egsu.ingest.parsing import Canonical, RawBatch, canonicalise
+from egsu.ingest.parsing import Canonical, RawBatch, Rejection, canonicalise
 from egsu.ingest.points import PointDirectory
 from egsu.storage import ObjectStore
 
@@ -48,6 +49,7 @@ class Submission:
     submitted_by: str | None
     document: dict[str, Any] | None = None
     extension: str = "json"
+    exchange: exchange80020.Message | None = None  # an 80020 file (``raw`` stays empty)
 
 
 def receipt_view(
@@ -70,6 +72,7 @@ def receipt_view(
         "ts_from": row["ts_from"].isoformat() if row["ts_from"] else None,
         "ts_to": row["ts_to"].isoformat() if row["ts_to"] else None,
         "document": row.get("document"),
+        "exchange": row.get("exchange"),
     }
 
 
@@ -115,7 +118,8 @@ class Ingest:
                     receipt_id=existing["id"],
                 )
             return 202, receipt_view(existing)
-        if len(sub.raw.readings) > self.settings.max_batch_readings:
+        size = sub.exchange.size if sub.exchange is not None else len(sub.raw.readings)
+        if size > self.settings.max_batch_readings:
             from egsu.core.errors import PayloadTooLarge
 
             raise PayloadTooLarge(
@@ -123,19 +127,29 @@ class Ingest:
                 code="batch_too_large",
             )
         points = await self.points.of_subject(sub.subject_bin)
-        codes = {r.get("point") for r in sub.raw.readings if isinstance(r, dict)}
-        unknown = [c for c in codes if isinstance(c, str) and c and c not in points]
-        foreign = await self.points.owners(unknown) if unknown else {}
-        canon = canonicalise(sub.raw, points, foreign, self.settings.skew_tolerance)
-        rejections = [r.as_dict() for r in canon.rejected]
-        if canon.accepted == 0 and not canon.events and (sub.raw.readings or sub.raw.events):
+        flags: list[int] = []
+        exchange: dict[str, Any] | None = None
+        rejected: list[Rejection]
+        if sub.exchange is not None:
+            unknown = exchange80020.unknown_codes(sub.exchange, points)
+            owners = await self.points.owners(unknown, by="code_80020") if unknown else {}
+            canon, rejected, flags, exchange = exchange80020.canonical(
+                sub.exchange, points, owners, self.settings.skew_tolerance
+            )
+        else:
+            codes = {r.get("point") for r in sub.raw.readings if isinstance(r, dict)}
+            unknown = [c for c in codes if isinstance(c, str) and c and c not in points]
+            foreign = await self.points.owners(unknown) if unknown else {}
+            canon = canonicalise(sub.raw, points, foreign, self.settings.skew_tolerance)
+            rejected = canon.rejected
+        rejections = [r.as_dict() for r in rejected]
+        if canon.accepted == 0 and not canon.events and (size or sub.raw.events):
             raise Unprocessable(
                 "no reading of the batch could be accepted; see errors",
                 code="no_valid_readings",
-                errors=[
-                    FieldError(r.field, r.code, r.message, r.index) for r in canon.rejected[:100]
-                ],
-                rejected_count=len(canon.rejected),
+                errors=[FieldError(r.field, r.code, r.message, r.index) for r in rejected[:100]],
+                rejected_count=len(rejected),
+                **({"exchange": exchange} if exchange is not None else {}),
             )
         received_at = datetime.now(UTC)
         receipt_id = str(uuid.uuid4())
@@ -151,6 +165,7 @@ class Ingest:
             ts=canon.ts,
             value=canon.value,
             skew_s=canon.skew_s,
+            flags=flags,
             events=canon.events,
         )
         # The raw archive and the bus in parallel; the receipt only when both hold the batch.
@@ -171,7 +186,9 @@ class Ingest:
                 f"{INGEST_BATCHES}.{sub.subject_bin}", batch.encode(), msg_id=receipt_id
             ),
         )
-        row = await self._record(sub, key, sha, receipt_id, canon, rejections, raw_key, received_at)
+        row = await self._record(
+            sub, key, sha, receipt_id, canon, rejections, raw_key, received_at, exchange
+        )
         if row["id"] != receipt_id:  # an identical post got its receipt first: same answer for both
             if row["sha256"] != sha:
                 raise Conflict(
@@ -192,6 +209,7 @@ class Ingest:
         rejections: list[dict[str, Any]],
         raw_key: str,
         received_at: datetime,
+        exchange: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Write the receipt and the arrival bits in one transaction; return the receipt row."""
         ts = np.asarray(canon.ts, dtype=np.float64)
@@ -213,6 +231,7 @@ class Ingest:
             "raw_key": raw_key,
             "submitted_by": sub.submitted_by,
             "document": sub.document,
+            "exchange": exchange,
         }
         if len(ts):
             values["ts_from"] = datetime.fromtimestamp(float(ts.min()), UTC)
