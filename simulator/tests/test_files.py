@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+import pytest
 from typer.testing import CliRunner
 
 from egsu.contracts.vocabulary import resolve_quantity, unit_factor
@@ -322,3 +323,26 @@ def test_a_large_system_keeps_the_geography() -> None:
     assert share("spp", ["61", "31", "43", "19", "33", "79", "75", "47"]) == 1.0
     assert set(f.filter(pl.col("type") == "boiler_house")["region"]) == set(KATOS)
     assert len(set(system.bins)) == len(system.bins)
+
+
+def test_80020_files_in_both_encodings_hold_the_same_energy(tmp_path: Path) -> None:
+    from egsu.ingest.exchange80020 import parse
+
+    common = ["--points", "120", "--days", "1", "--start", "2026-01-12", "--format", "80020"]
+    _run(*common, "--out", str(tmp_path / "a"))
+    _run(*common, "--encoding", "utf-8", "--out", str(tmp_path / "b"))
+    a = sorted((tmp_path / "a" / "80020" / "2026-01-12").glob("*.xml"))
+    b = sorted((tmp_path / "b" / "80020" / "2026-01-12").glob("*.xml"))
+    assert [f.name for f in a] == [f.name for f in b] and a
+    assert a[0].read_bytes().startswith(b'<?xml version="1.0" encoding="windows-1251"?>')
+    total = 0.0
+    for fa, fb in zip(a, b, strict=True):
+        ma, mb = parse(fa.read_bytes()), parse(fb.read_bytes())
+        assert ma.sender_name == mb.sender_name and ma.value.tolist() == mb.value.tolist()
+        assert {c.code for c in ma.channels} <= {"01", "02", "03", "04"}
+        total += float(ma.value[[ma.channels[c].code == "01" for c in ma.channel]].sum())
+    system = build(120, 1, date(2026, 1, 12))
+    sim = Simulation(system, seed=1, start=date(2026, 1, 12), rates=Rates())
+    r = sim.day(date(2026, 1, 12)).readings
+    imp = r.quantity == Q["active_import"]
+    assert total == pytest.approx(float(r.value[imp].sum()), rel=1e-6)  # kWh, every point

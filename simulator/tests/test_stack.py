@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from egsu.contracts.exchange80020 import DEFAULT_CHANNELS
 from egsu.simulator.cli import app
 from egsu.simulator.model import build
 from egsu.testing.stack import Stack
@@ -68,6 +70,16 @@ def test_seed_creates_the_registry_idempotently_and_subject_users_log_in(stack: 
             )
 
 
+def seed_small(stack: Stack, points: int = 30) -> int:
+    """Seed a small system of a fresh seed (with its subject users); the seed."""
+    seed = random.randrange(1_000_000)
+    args = ["seed", "--url", stack.url, "--var", str(stack.var), "--points", str(points),
+            "--seed", str(seed)]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    return seed
+
+
 def test_backfill_through_ingest_is_stored_once_even_when_run_twice(stack: Stack) -> None:
     import asyncio
     import time
@@ -77,19 +89,7 @@ def test_backfill_through_ingest_is_stored_once_even_when_run_twice(stack: Stack
     from egsu.simulator.defects import Rates
     from egsu.simulator.generator import Simulation, iso, local_midnight
 
-    seed = random.randrange(1_000_000)
-    args = [
-        "seed",
-        "--url",
-        stack.url,
-        "--var",
-        str(stack.var),
-        "--points",
-        "30",
-        "--seed",
-        str(seed),
-    ]
-    assert CliRunner().invoke(app, args).exit_code == 0
+    seed = seed_small(stack)
     today = datetime.now(UTC).date()
     system = build(30, seed, today)
     epoch = today - timedelta(days=1)
@@ -121,3 +121,60 @@ def test_backfill_through_ingest_is_stored_once_even_when_run_twice(stack: Stack
                 break
             time.sleep(0.3)
     assert len(items) == 16  # four hours of 15-minute intervals, once each
+
+
+def test_80020_files_of_the_simulator_post_cleanly(stack: Stack, tmp_path: Path) -> None:
+    import re
+    import time
+    from datetime import timedelta
+
+    seed = seed_small(stack)
+    day = datetime.now(UTC).date() - timedelta(days=2)
+    out = tmp_path / "x80020"
+    written = CliRunner().invoke(
+        app,
+        ["--points", "30", "--seed", str(seed), "--days", "1", "--start", day.isoformat(),
+         "--format", "80020", "--encoding", "utf-8", "--defects", "0", "--out", str(out)],
+    )  # fmt: skip
+    assert written.exit_code == 0, written.output
+    files = sorted((out / "80020" / day.isoformat()).glob("80020_*.xml"))
+    system = build(30, seed, day)
+    assert files and len(files) <= len(system.bins)
+    checked = None
+    for f in files:
+        bin_ = f.name.split("_")[1]
+        body = f.read_bytes()
+        periods = body.count(b"<period ")
+        with stack.sync_client(f"subject-{bin_}") as c:
+            r = c.post(
+                "/api/v1/ingest/readings",
+                files={"file": (f.name, body, "application/xml")},
+            )
+        assert r.status_code == 202, r.text
+        receipt = r.json()
+        assert (receipt["accepted"], receipt["rejected"]) == (periods, []), f.name
+        if checked is None:
+            checked = (bin_, body.decode(), receipt["receipt_id"])
+    assert checked is not None
+    bin_, text, receipt_id = checked
+    m = re.search(r'<measuringpoint code="(\d{15})".*?<measuringchannel code="(\d\d)".*?'
+                  r'end="(\d{4})"><value>([-\d.e]+)</value>', text, re.S)  # fmt: skip
+    assert m is not None
+    i = system.points["code_80020"].index(m.group(1))
+    quantity = DEFAULT_CHANNELS[m.group(2)]
+    end = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(
+        hours=int(m.group(3)[:2]) - 5, minutes=int(m.group(3)[2:])
+    )
+    with stack.sync_client(f"subject-{bin_}") as c:
+        deadline = time.monotonic() + 30
+        while True:
+            r = c.get(
+                f"/api/v1/measurements/points/{system.codes[i]}/readings",
+                params={"quantity": quantity, "from": (end - timedelta(minutes=1)).isoformat(),
+                        "to": end.isoformat()},
+            )  # fmt: skip
+            assert r.status_code == 200, r.text
+            if r.json()["items"] or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+    assert [x["value"] for x in r.json()["items"]] == [float(m.group(4))], receipt_id

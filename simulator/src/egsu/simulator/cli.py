@@ -92,7 +92,12 @@ def files(
     seed: int = SEED,
     start: str = typer.Option(None, "--start", help=f"First local day (default {DEFAULT_START})."),
     out: Path = typer.Option(None, "--out", "-o", help="Write the data set into this folder."),
-    fmt: str = typer.Option("parquet", "--format", help="parquet or csv."),
+    fmt: str = typer.Option(
+        "parquet", "--format", help="parquet, csv, or 80020 (exchange files per subject and day)."
+    ),
+    encoding: str = typer.Option(
+        "windows-1251", "--encoding", help="80020 files: windows-1251 or utf-8."
+    ),
     defects: float = DEFECTS,
     rate: list[str] = RATE,
 ) -> None:
@@ -104,24 +109,38 @@ def files(
             "give --out DIR to write files, or use a sub-command: seed, backfill, live",
             param_hint="--out",
         )
-    if fmt not in ("parquet", "csv"):
-        raise typer.BadParameter("parquet or csv", param_hint="--format")
+    if fmt not in ("parquet", "csv", "80020"):
+        raise typer.BadParameter("parquet, csv or 80020", param_hint="--format")
+    if encoding not in ("windows-1251", "utf-8"):
+        raise typer.BadParameter("windows-1251 or utf-8", param_hint="--encoding")
     from egsu.simulator.generator import Simulation
     from egsu.simulator.model import build
-    from egsu.simulator.output import write_dataset
+    from egsu.simulator.output import write_80020, write_dataset
 
     first = _date(start, DEFAULT_START, "--start")
     rates = _rates(defects, rate)
     started = time.perf_counter()
     system = build(points, seed, first + timedelta(days=days - 1))
     sim = Simulation(system, seed=seed, start=first, rates=rates, horizon_days=days)
+    meta = {"seed": seed, "points": points, "rates": rates.as_dict()}
     with _progress() as bar:
         task = bar.add_task("days", total=days)
+
+        def step(d: date, n: int) -> None:
+            bar.update(task, advance=1, description=f"{d} {n:,} readings")
+
+        if fmt == "80020":
+            written = write_80020(out, system, sim, start=first, days=days, encoding=encoding,
+                                  meta=meta, progress=step)  # fmt: skip
+            console.print(
+                f"[green]✓[/] {out}: {len(written.files)} 80020 files ({encoding}) of "
+                f"{len(system.bins)} subjects, {written.readings:,} periods in "
+                f"{time.perf_counter() - started:.1f} s"
+            )
+            return
         written = write_dataset(
-            out, system, sim, start=first, days=days, fmt=fmt,
-            meta={"seed": seed, "points": points, "rates": rates.as_dict()},
-            progress=lambda d, n: bar.update(task, advance=1, description=f"{d} {n:,} readings"),
-        )  # fmt: skip
+            out, system, sim, start=first, days=days, fmt=fmt, meta=meta, progress=step
+        )
     console.print(
         f"[green]✓[/] {out}: {len(system.bins)} subjects, {len(system.facilities['key'])} facilities, "
         f"{points} points, {written.readings:,} readings, {written.events:,} events, "

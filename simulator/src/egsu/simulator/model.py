@@ -467,6 +467,13 @@ def build(n_points: int, seed: int, as_of: date) -> EnergySystem:
             elec.tolist(), sub_of_point.tolist(), fidx.tolist(), j_in.tolist(), strict=True
         )
     ]
+    # 80020 codes (15 digits) of electricity points: the owner's BIN tail, facility, point
+    codes_80020 = [
+        f"{bins[s][-6:]}{f % 1_000_000:06d}{j % 1000:03d}" if e else None
+        for e, s, f, j in zip(
+            elec.tolist(), sub_of_point.tolist(), fidx.tolist(), j_in.tolist(), strict=True
+        )
+    ]
     quantities = [
         point_quantities(r, bool(q), bool(t), bool(pr))
         for r, q, t, pr in zip(
@@ -500,6 +507,7 @@ def build(n_points: int, seed: int, as_of: date) -> EnergySystem:
             int(d) if e else None for d, e in zip(digits.tolist(), elec.tolist(), strict=True)
         ],
         "import_only": ((role == CONS) | (role == OWN)).tolist(),
+        "code_80020": codes_80020,
         "tariff_zones": np.where(tariff, 3, 1).tolist(),
         "daily_norm_kwh": _none(np.round(norm, 1)),
         "daily_norm_gcal": _none(np.round(heat_norm, 3)),

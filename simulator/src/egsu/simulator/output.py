@@ -2,6 +2,7 @@
 
 Parquet (default) keeps timestamps as UTC instants; CSV writes them as ISO 8601 with +05:00, and
 ``readings/*.csv`` has exactly the columns ingest accepts (``point,quantity,ts,value,unit``).
+The 80020 format writes one exchange file per subject and day instead (``write_80020``).
 Everything written is a function of the parameters: the same seed and start give the same bytes.
 """
 
@@ -13,10 +14,13 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
+from xml.sax.saxutils import escape
 
 import numpy as np
 import polars as pl
 
+from egsu.contracts.exchange80020 import DEFAULT_CHANNELS, FILE_UNITS
+from egsu.contracts.vocabulary import UNITS
 from egsu.simulator import geo
 from egsu.simulator.generator import (
     QLIST,
@@ -232,6 +236,166 @@ def write_dataset(
             "labels": "start/end are the stamps (interval ends) of the first and last affected "
             "interval; quantity empty = every quantity of the point",
             "voltage": "voltage_l1..l3 are on the same basis as the point's nominal_voltage",
+        },
+        "files": sorted(done.files),
+    }
+    (out / "manifest.json").write_text(
+        json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+    )
+    return done
+
+
+# --- 80020 exchange files ---------------------------------------------------------------------
+
+CHANNEL_OF = {q: ch for ch, q in DEFAULT_CHANNELS.items()}
+CHANNEL_DESC = {
+    "01": "активная энергия, приём",
+    "02": "активная энергия, отдача",
+    "03": "реактивная энергия, приём",
+    "04": "реактивная энергия, отдача",
+}
+ENCODINGS_80020 = ("windows-1251", "utf-8")
+
+
+def _attr(text: str) -> str:
+    return escape(text, {'"': "&quot;"})
+
+
+def _hhmm(minutes: pl.Expr) -> pl.Expr:
+    hours = (minutes // 60).cast(pl.String).str.zfill(2)
+    return hours + (minutes % 60).cast(pl.String).str.zfill(2)
+
+
+def periods_80020(r: Readings, system: EnergySystem) -> pl.DataFrame:
+    """The interval energy of points with an 80020 code as ``<period>`` lines, in kWh / kvarh."""
+    channel_of = np.full(len(QLIST), -1, dtype=np.int64)
+    channel_of[[QLIST.index(q) for q in CHANNEL_OF]] = np.arange(len(CHANNEL_OF))
+    factor = np.ones(len(ULIST))
+    for dim in FILE_UNITS:
+        for u, f in UNITS[dim].items():
+            if u in ULIST:
+                factor[ULIST.index(u)] = f / UNITS[dim][FILE_UNITS[dim]]
+    has_code = np.array([c is not None for c in system.points["code_80020"]])
+    keep = (channel_of[r.quantity] >= 0) & has_code[r.point]
+    point = r.point[keep].astype(np.int64)
+    step = system.p_interval[point].astype(np.int64) * 60
+    local_end = r.t_nom[keep] + TZ_OFFSET  # the period a reading belongs to, not its skewed stamp
+    df = pl.DataFrame(
+        {
+            "point": point,
+            "channel": pl.Series(list(CHANNEL_OF.values())).gather(channel_of[r.quantity[keep]]),
+            "t": r.t_nom[keep],
+            "start": (local_end - step) % 86400 // 60,
+            "end": local_end % 86400 // 60,
+            "value": np.round(r.value[keep] * factor[r.unit[keep]], 4),
+        }
+    )
+    return df.sort("point", "channel", "t").select(
+        "point",
+        "channel",
+        pl.format(
+            '<period start="{}" end="{}"><value>{}</value></period>',
+            _hhmm(pl.col("start")),
+            _hhmm(pl.col("end")),
+            pl.col("value"),
+        ).alias("line"),
+    )
+
+
+def message_80020(
+    system: EnergySystem, subject: int, d: date, points: pl.DataFrame, number: int
+) -> str:
+    """One subject's 80020 file for day ``d`` from its points' period lines."""
+    s = system
+    bin_, name = s.bins[subject], _attr(s.subjects["name_ru"][subject])
+    blocks = []
+    for p in points.iter_rows(named=True):  # per measuring point
+        i = p["point"]
+        channels = "".join(
+            f'<measuringchannel code="{ch}" desc="{CHANNEL_DESC[ch]}">\n{text}\n</measuringchannel>\n'
+            for ch, text in zip(p["channel"], p["text"], strict=True)
+        )
+        blocks.append(
+            f'<measuringpoint code="{s.points["code_80020"][i]}" name="{_attr(s.points["name"][i])}">\n'
+            f"{channels}</measuringpoint>\n"
+        )
+    created = (d + timedelta(days=1)).strftime("%Y%m%d") + "010000"
+    return (
+        '<message class="80020" version="2" number="{number}">\n'
+        "<datetime><timestamp>{created}</timestamp><daylightsavingtime>0</daylightsavingtime>"
+        "<day>{day}</day></datetime>\n"
+        "<sender><inn>{bin}</inn><name>{name}</name></sender>\n"
+        '<area timezone="+05:00"><inn>{bin}</inn><name>{name}</name>\n{blocks}</area>\n'
+        "</message>\n"
+    ).format(
+        number=number,
+        created=created,
+        day=d.strftime("%Y%m%d"),
+        bin=bin_,
+        name=name,
+        blocks="".join(blocks),
+    )
+
+
+def write_80020(
+    out: Path,
+    system: EnergySystem,
+    sim: Simulation,
+    *,
+    start: date,
+    days: int,
+    encoding: str = "windows-1251",
+    meta: dict[str, Any] | None = None,
+    progress: Callable[[date, int], None] | None = None,
+) -> Written:
+    """One 80020 file per subject and day: ``80020/<day>/80020_<BIN>_<YYYYMMDD>_<n>.xml``."""
+    if encoding not in ENCODINGS_80020:
+        raise ValueError(f"encoding: one of {', '.join(ENCODINGS_80020)}")
+    done = Written()
+    subject_of = {b: j for j, b in enumerate(system.bins)}
+    owner = np.array([subject_of[b] for b in system.points["subject_bin"]], dtype=np.int64)
+    whole_days = system.n_points <= WHOLE_DAY_POINTS
+    number = 0
+    for k in range(days):
+        d = start + timedelta(days=k)
+        parts: Iterable[tuple[Readings, Events, list[dict[str, Any]]]]
+        parts = [(sim.day(d).readings, Events(), [])] if whole_days else sim.chunks(d)
+        lines = pl.concat([periods_80020(r, system) for r, _, _ in parts])
+        blocks = (
+            lines.group_by("point", "channel", maintain_order=True)
+            .agg(pl.col("line").str.join("\n").alias("text"))
+            .group_by("point", maintain_order=True)
+            .agg("channel", "text")
+            .with_columns(subject=pl.lit(pl.Series(owner)).gather(pl.col("point")))
+            .sort("subject", "point")
+        )
+        folder = out / "80020" / d.isoformat()
+        folder.mkdir(parents=True, exist_ok=True)
+        for (j,), points in blocks.group_by("subject", maintain_order=True):  # per subject
+            number += 1
+            text = message_80020(system, int(j), d, points, number)  # type: ignore[arg-type]
+            data = f'<?xml version="1.0" encoding="{encoding}"?>\n{text}'.encode(
+                encoding,
+                "xmlcharrefreplace",  # Kazakh letters outside windows-1251
+            )
+            path = folder / f"80020_{system.bins[int(j)]}_{d:%Y%m%d}_{number}.xml"  # type: ignore[arg-type]
+            path.write_bytes(data)
+            done.files.append(str(path.relative_to(out)))
+        done.readings += len(lines)
+        if progress:
+            progress(d, len(lines))
+    manifest = {
+        "generator": GENERATOR,
+        **(meta or {}),
+        "start": start.isoformat(),
+        "days": days,
+        "format": "80020",
+        "encoding": encoding,
+        "counts": {"files": len(done.files), "periods": done.readings},
+        "conventions": {
+            "80020": "one file per subject and day; measuring points by their 80020 code, channels "
+            "01-04 active import, active export, reactive import, reactive export in kWh / kvarh; "
+            "periods of each point's interval in +05:00 (the area's timezone)",
         },
         "files": sorted(done.files),
     }

@@ -64,6 +64,7 @@ def metering_point(s: EnergySystem, i: int, facility_id: str) -> dict[str, Any]:
         "import_only": x["import_only"][i],
         "tariff_zones": x["tariff_zones"][i],
         "norms": norms,
+        "code_80020": x["code_80020"][i],
     }
     return {k: v for k, v in body.items() if v is not None}
 
