@@ -136,6 +136,48 @@ def test_subject_uploads_a_csv_and_sees_its_receipt(stack: Stack) -> None:
         c2.close()
 
 
+def test_subject_uploads_an_80020_file_and_sees_each_channel(stack: Stack) -> None:
+    world = World(stack, interval_min=30, criticality=3, quantities=["active_export"])
+    code = f"{world.bin}301"
+    with stack.sync_client("ministry") as m:
+        r = m.patch(
+            f"/api/v1/registry/metering-points/{world.point['id']}", json={"code_80020": code}
+        )
+        assert r.status_code == 200, r.text
+    day = (datetime.now(UTC) - timedelta(days=2)).strftime("%Y%m%d")
+    body = (
+        '<?xml version="1.0" encoding="windows-1251"?>\n'
+        '<message class="80020" version="2" number="5">\n'
+        f"<datetime><timestamp>{day}230000</timestamp><day>{day}</day></datetime>\n"
+        "<sender><inn>1</inn><name>АСКУЭ</name></sender>\n"
+        f'<area timezone="+05:00"><measuringpoint code="{code}" name="Ввод Т-1">\n'
+        '<measuringchannel code="02">\n'
+        '<period start="0000" end="0030"><value>10</value></period>\n'
+        '<period start="0030" end="0130"><value>20</value></period>\n'
+        "</measuringchannel></measuringpoint></area></message>\n"
+    ).encode("cp1251")
+    c = login(stack, world.user, lang="ru")
+    try:
+        r = c.post(
+            "/cabinet/upload",
+            files={"file": ("80020.xml", body, "application/octet-stream")},
+            data={"csrf": _csrf(c)},
+        )
+        assert r.status_code == 303, r.text
+        receipt = c.get(r.headers["location"]).text
+        assert 'id="accepted">1<' in receipt and 'id="exchange-channels"' in receipt
+        assert "Файл 80020" in receipt and code in receipt
+        assert "период не совпадает с интервалом точки (1)" in receipt
+        bad = c.post(
+            "/cabinet/upload",
+            files={"file": ("80020.xml", body.replace(b"</value>", b""), "text/xml")},
+            data={"csrf": _csrf(c)},
+        )
+        assert bad.status_code == 422 and "Файл 80020 составлен неверно" in bad.text
+    finally:
+        c.close()
+
+
 def test_the_open_data_portal_is_public(stack: Stack) -> None:
     with httpx.Client(base_url=console_url(stack)) as c:
         r = c.get("/open", params={"lang": "kk"})

@@ -86,6 +86,7 @@ TERMS = {
     "update": N_("change"),
     # sources
     "csv": N_("CSV file"),
+    "80020": N_("80020 file"),
     "rest": N_("API"),
     "telemetry": N_("telemetry"),
     "document": N_("signed document"),
@@ -106,6 +107,11 @@ TERMS = {
     "unknown_unit": N_("unknown or wrong unit"),
     "invalid_timestamp": N_("invalid time (give it with its offset)"),
     "invalid_value": N_("invalid value"),
+    "unknown_code": N_("no metering point has this 80020 code"),
+    "unknown_channel": N_("the channel is not in the point's channel map"),
+    "invalid_period": N_("invalid period (start, end or summer flag)"),
+    "period_off_grid": N_("the period does not match the point's interval"),
+    "invalid_status": N_("invalid status of the value"),
     # audit kinds and outcomes
     "audit.access": N_("access"),
     "audit.auth": N_("authentication"),

@@ -1,4 +1,4 @@
-"""The subject's cabinet: its facilities and points, CSV upload, receipts, data, compliance."""
+"""The subject's cabinet: its facilities and points, file upload (CSV, 80020), receipts, data, compliance."""
 
 from __future__ import annotations
 
@@ -62,19 +62,25 @@ async def upload(
     file: Annotated[UploadFile, File()],
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
-    """Send a CSV file of readings to ingest; show its receipt."""
+    """Send a file of readings (CSV or an 80020 exchange file) to ingest; show its receipt."""
     check_csrf(ctx, csrf)
     body = await file.read(MAX_CSV + 1)
     if not body:
-        return await _cabinet(ctx, ctx._("Choose a CSV file with readings."), 422)
+        return await _cabinet(ctx, ctx._("Choose a CSV or 80020 file with readings."), 422)
     if len(body) > MAX_CSV:
         return await _cabinet(ctx, ctx._("The file is larger than 20 MB; split it."), 413)
+    xml = (file.filename or "").lower().endswith(".xml") or body.lstrip(b"\xef\xbb\xbf \t\r\n")[
+        :1
+    ] == b"<"
     try:
         receipt = await ctx.api.call(
             "POST",
             "/api/v1/ingest/readings",
             content=body,
-            headers={"Content-Type": "text/csv", "Idempotency-Key": f"console-{uuid.uuid4()}"},
+            headers={
+                "Content-Type": "application/xml" if xml else "text/csv",
+                "Idempotency-Key": f"console-{uuid.uuid4()}",
+            },
         )
     except ApiError as exc:
         if exc.state == "unavailable":
@@ -87,6 +93,12 @@ async def upload(
             )
         elif exc.code == "malformed_batch":
             msg = ctx._("The file is not a CSV with columns point, quantity, ts, value, unit.")
+        elif exc.code == "malformed_80020":
+            msg = ctx._(
+                "The 80020 file is malformed: element %(element)s, line %(line)s.",
+                element=exc.problem.get("element") or "?",
+                line=exc.problem.get("line") or "?",
+            )
         else:
             msg = ctx._("The file was not accepted. Check its contents and try again.")
         return await _cabinet(ctx, msg, 422 if exc.state == "invalid" else 503)
