@@ -291,3 +291,14 @@ def test_the_ministry_posts_a_file_for_the_subject_its_area_names(
         r = c.post(f"{ING}/readings", content=body, headers={"Content-Type": "application/xml"})
         assert r.status_code == 202, r.text
         assert r.json()["subject_bin"] == world.bin and r.json()["accepted"] == 1
+
+
+def test_the_openapi_document_shows_the_xml_body_with_an_example(stack: Stack) -> None:
+    doc = httpx.get(f"{stack.url}/openapi.json", timeout=30).json()
+    post = doc["paths"]["/api/v1/ingest/readings"]["post"]
+    content = post["requestBody"]["content"]
+    assert {"application/json", "text/csv", "application/xml", "text/xml",
+            "multipart/form-data"} <= content.keys()  # fmt: skip
+    assert 'class="80020"' in content["application/xml"]["example"]
+    receipt = doc["components"]["schemas"]["Receipt"]["properties"]
+    assert "exchange" in receipt
