@@ -154,8 +154,30 @@ async def test_replay_rebuilds_readings_from_the_raw_archive(
             },
         )
         assert r.status_code == 202
+        # and an 80020 file (archived as XML) with a value its source marks not commercial
+        code = f"{world.bin}001"
+        async with stack.client("ministry") as m:
+            assert (
+                await m.patch(
+                    f"/api/v1/registry/metering-points/{world.point['id']}",
+                    json={"code_80020": code},
+                )
+            ).status_code == 200
+        r = await c.post(
+            f"{ING}/readings",
+            headers={"Content-Type": "application/xml"},
+            content=(
+                '<?xml version="1.0" encoding="utf-8"?><message class="80020" version="2">'
+                "<datetime><day>20260203</day></datetime><area timezone='+05:00'>"
+                f'<measuringpoint code="{code}"><measuringchannel code="02">'
+                '<period start="0000" end="0005"><value>1</value></period>'
+                '<period start="0005" end="0010"><value status="1">2</value></period>'
+                "</measuringchannel></measuringpoint></area></message>"
+            ).encode(),
+        )
+        assert r.status_code == 202, r.text
     deadline = time.monotonic() + 10
-    while await count_current(infra, [world.point_code]) < 6 and time.monotonic() < deadline:
+    while await count_current(infra, [world.point_code]) < 8 and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
     conn = await asyncpg.connect(infra.database_url)
     try:
@@ -198,9 +220,18 @@ async def test_replay_rebuilds_readings_from_the_raw_archive(
         timeout=120,
     )
     assert out.returncode == 0, out.stdout + out.stderr
-    assert "replayed 1 batches, 6 readings" in out.stdout
+    assert "replayed 2 batches, 8 readings" in out.stdout
     deadline = time.monotonic() + 10
-    while await count_current(infra, [world.point_code]) < 6 and time.monotonic() < deadline:
+    while await count_current(infra, [world.point_code]) < 8 and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
-    assert await count_current(infra, [world.point_code]) == 6
+    assert await count_current(infra, [world.point_code]) == 8
+    async with stack.client(world.user) as c:
+        items = (
+            await c.get(
+                f"/api/v1/measurements/points/{world.point_code}/readings",
+                params={"quantity": "active_export", "from": "2026-02-02T19:00:00Z",
+                        "to": "2026-02-02T19:10:00Z"},
+            )
+        ).json()["items"]  # fmt: skip
+    assert [(i["value"], i["quality"]) for i in items] == [(1.0, "valid"), (2.0, "suspect")]
     assert httpx.get(f"{stack.url}/readyz").status_code == 200

@@ -31,7 +31,7 @@ from egsu.ingest import models as m
 from egsu.ingest.compliance import UPSERT_ARRIVAL, ObligationDirectory, arrival_rows, deadlines
 from egsu.ingest.config import IngestSettings
 from egsu.ingest.parsing import Canonical, RawBatch, Rejection, canonicalise
-from egsu.ingest.points import PointDirectory
+from egsu.ingest.points import PointDirectory, PointInfo
 from egsu.storage import ObjectStore
 
 log = logging.getLogger("egsu.ingest")
@@ -133,6 +133,7 @@ class Ingest:
         if sub.exchange is not None:
             unknown = exchange80020.unknown_codes(sub.exchange, points)
             owners = await self.points.owners(unknown, by="code_80020") if unknown else {}
+            points, owners = await self._fresh(sub.subject_bin, points, owners)
             canon, rejected, flags, exchange = exchange80020.canonical(
                 sub.exchange, points, owners, self.settings.skew_tolerance
             )
@@ -140,6 +141,7 @@ class Ingest:
             codes = {r.get("point") for r in sub.raw.readings if isinstance(r, dict)}
             unknown = [c for c in codes if isinstance(c, str) and c and c not in points]
             foreign = await self.points.owners(unknown) if unknown else {}
+            points, foreign = await self._fresh(sub.subject_bin, points, foreign)
             canon = canonicalise(sub.raw, points, foreign, self.settings.skew_tolerance)
             rejected = canon.rejected
         rejections = [r.as_dict() for r in rejected]
@@ -198,6 +200,17 @@ class Ingest:
                 )
             return 202, receipt_view(row)
         return 202, receipt_view(row, rejections)
+
+    async def _fresh(
+        self, subject_bin: str, points: dict[str, PointInfo], owners: dict[str, str | None]
+    ) -> tuple[dict[str, PointInfo], dict[str, str | None]]:
+        """The subject's points re-read when the registry says a code missing from them is its own."""
+        # a point or code made moments ago, before its change event reached this process
+        if subject_bin not in owners.values():
+            return points, owners
+        self.points.forget(subject_bin)
+        fresh = await self.points.of_subject(subject_bin)
+        return fresh, {c: b for c, b in owners.items() if b != subject_bin}
 
     async def _record(
         self,
