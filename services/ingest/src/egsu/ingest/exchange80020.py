@@ -46,7 +46,7 @@ ENCODINGS = frozenset({"utf-8", "utf8", "windows-1251", "cp1251", "us-ascii", "a
 _PROLOG = re.compile(rb"^(?:\xef\xbb\xbf)?\s*<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._-]+)")
 _OFFSET = re.compile(r"^(?:UTC|GMT)?\s*([+-])(\d{1,2})(?::?(\d{2}))?$", re.I)
 _TAG = re.compile(r"</?([A-Za-z_][\w.-]*)")
-# The zones of regions whose clocks differed from Almaty's before 1 March 2024.
+# Regions whose clocks have not always followed Almaty's (tzdata keeps each zone's history).
 ZONES = {
     "150000000": "Asia/Aqtobe",
     "230000000": "Asia/Atyrau",
@@ -58,8 +58,8 @@ ZONES = {
 DEFAULT_ZONE = "Asia/Almaty"
 
 # Why a period was refused before canonicalise, most important first.
-UNKNOWN_CODE, FOREIGN_POINT, UNKNOWN_CHANNEL, INVALID_PERIOD, OFF_GRID, INVALID_VALUE = range(6)
-INVALID_STATUS = 6
+(UNKNOWN_CODE, FOREIGN_POINT, UNKNOWN_CHANNEL, INVALID_PERIOD, OFF_GRID, INVALID_VALUE,
+ INVALID_STATUS) = range(7)  # fmt: skip
 REASONS = (
     "unknown_code",
     "foreign_point",
