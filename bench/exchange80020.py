@@ -192,8 +192,8 @@ async def end_to_end(args: argparse.Namespace) -> None:
                 bodies = [make(codes, d, world.bin) for d in part]
                 results[name] = await run(client, urls.database_url, name, ctype, bodies,
                                           [c for _, c in codes], args.concurrency, per_day)  # fmt: skip
-        t = Table("format", "readings", "MB posted", "receipts readings/s", "queryable readings/s",
-                  "receipt p50 ms", "receipt max ms")  # fmt: skip
+        t = Table("format", "readings", "MB", "receipts r/s", "queryable r/s", "p50 ms",
+                  "max ms")  # fmt: skip
         for name, r in results.items():
             if name.startswith("warm-up"):
                 continue
@@ -231,7 +231,10 @@ async def run(
                 r = await client.post(
                     "/api/v1/ingest/readings",
                     content=bodies[i],
-                    headers={"Content-Type": ctype, "Idempotency-Key": f"bench-{name}-{i}"},
+                    headers={
+                        "Content-Type": ctype,
+                        "Idempotency-Key": f"bench-{name.replace(' ', '-')}-{i}",
+                    },
                 )
                 if r.status_code != 202 or r.json()["accepted"] != per_day:
                     raise RuntimeError(f"{r.status_code}: {r.text[:300]}")
