@@ -192,3 +192,23 @@ async def test_server_sent_events_are_parsed_across_lines_comments_and_ids() -> 
         ("message", "x", "7"),
     ]
     assert got[0].retry == 2000
+
+
+def test_the_sync_facade_waits_for_answers_and_iterates_pages() -> None:
+    from egsu.client.sync import SyncEgsuClient
+
+    pages = {"": (["a", "b"], "c2"), "c2": (["c"], None)}
+
+    def api(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/receipts"):
+            items, nxt = pages[request.url.params.get("cursor", "")]
+            return httpx.Response(
+                200, json={"items": [{"id": i} for i in items], "next_cursor": nxt}
+            )
+        return httpx.Response(202, json=receipt(request.headers["Idempotency-Key"], 1))
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(token_or(api, [])))
+    with SyncEgsuClient("http://gw", Password("subject-1", "demo"), http=http) as egsu:
+        got = egsu.post_readings_json(b'{"readings": []}', idempotency_key="k1")
+        assert got.idempotency_key == "k1"
+        assert [x["id"] for x in egsu.paginate("/api/v1/ingest/receipts")] == ["a", "b", "c"]

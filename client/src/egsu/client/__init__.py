@@ -32,6 +32,7 @@ from egsu.client.models import (
     SignedDocumentRead,
 )
 from egsu.client.retry import NO_RETRY, Retry
+from egsu.client.sync import SyncEgsuClient
 from egsu.contracts.alarms import AlarmEvent
 
 __all__ = [
@@ -65,6 +66,7 @@ __all__ = [
     "ServiceUnavailable",
     "SignedDocumentRead",
     "SigningKey",
+    "SyncEgsuClient",
     "TokenGrant",
     "Unauthorized",
     "Unprocessable",

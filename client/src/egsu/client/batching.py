@@ -8,12 +8,13 @@ the same way always gives the same keys, so posting it again returns the origina
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 
 MAX_BATCH = 50_000  # ingest's max_batch_readings
 MAX_BYTES = 32 * 1024 * 1024  # ingest's max_body_bytes
@@ -31,8 +32,17 @@ def chunk_keys(key: str | None, bodies: Sequence[bytes]) -> list[str]:
     return [key] if len(bodies) == 1 else [f"{key}:{n}" for n in range(len(bodies))]
 
 
-def _plain(x: BaseModel | Mapping[str, Any]) -> Any:
-    return x.model_dump(exclude_none=True) if isinstance(x, BaseModel) else x
+@functools.cache
+def _adapter(model: type[BaseModel]) -> TypeAdapter[list[Any]]:
+    return TypeAdapter(list[model])  # type: ignore[valid-type]
+
+
+def _plain(items: Sequence[BaseModel | Mapping[str, Any]]) -> list[Any]:
+    """Plain values for orjson; models of one class are dumped together (a few times faster)."""
+    kinds = {type(x) for x in items}
+    if len(kinds) == 1 and issubclass(model := kinds.pop(), BaseModel):
+        return _adapter(model).dump_python(list(items), exclude_none=True)  # type: ignore[no-any-return]
+    return [x.model_dump(exclude_none=True) if isinstance(x, BaseModel) else x for x in items]
 
 
 def json_batches(
@@ -45,13 +55,13 @@ def json_batches(
 ) -> list[tuple[int, bytes]]:
     """(offset of the first reading, JSON body) per batch; the events go with the first."""
     head = {"subject_bin": subject_bin} if subject_bin else {}
-    plain_events = [_plain(e) for e in events]
+    plain_events = _plain(events)
 
     def body(lo: int, hi: int) -> bytes:
         return orjson.dumps(
             {
                 **head,
-                "readings": [_plain(r) for r in readings[lo:hi]],
+                "readings": _plain(readings[lo:hi]),
                 "events": plain_events if lo == 0 else [],
             }
         )
