@@ -107,13 +107,15 @@ async def test_the_retry_budget_ends_in_the_servers_last_answer_or_unreachable()
         with pytest.raises(ServiceUnavailable) as err:
             await egsu.post_readings_json(b'{"readings": []}', idempotency_key="k")
     assert err.value.code == "bus_unavailable" and time.monotonic() - started < 2
+    assert err.value.transient  # a store-and-forward poster keeps the batch for later
 
     def down(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("connection refused", request=request)
 
     async with client(down, retry=Retry(max_wait=0.3, base=0.05)) as egsu:
-        with pytest.raises(Unreachable):
+        with pytest.raises(Unreachable) as gone:
             await egsu.get("/api/v1/registry/subjects")
+    assert gone.value.transient
 
 
 async def test_a_problem_document_names_the_field_and_reason() -> None:
@@ -133,6 +135,7 @@ async def test_a_problem_document_names_the_field_and_reason() -> None:
     e = err.value
     assert (e.status, e.code, e.field) == (422, "no_valid_readings", "readings[0].quantity")
     assert e.errors[0].code == "unknown_quantity" and e.errors[0].index == 0
+    assert not e.transient  # sending it again will not help
 
 
 async def test_a_large_submission_is_split_with_stable_keys_and_whole_list_indexes() -> None:

@@ -513,8 +513,8 @@ class EgsuClient:
                         if ev.id:
                             last_event_id = ev.id
                         yield AlarmEvent.model_validate_json(ev.data)
-            except (httpx.TransportError, Unreachable) as exc:
-                if not reconnect:
+            except (httpx.TransportError, EgsuClientError) as exc:
+                if not reconnect or not getattr(exc, "transient", True):
                     raise
                 log.warning("alarm stream dropped (%s); reconnecting in %.1f s", exc, delay)
             else:

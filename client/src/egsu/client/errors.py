@@ -16,6 +16,8 @@ import httpx
 class EgsuClientError(Exception):
     """Base of everything this library raises."""
 
+    transient = False  # whether the same request may succeed later (keep it queued, send again)
+
 
 @dataclass(frozen=True, slots=True)
 class FieldProblem:
@@ -50,6 +52,10 @@ class ApiError(EgsuClientError):
         self.response = response
         where = f" {response.request.method} {response.request.url.path}" if response else ""
         super().__init__(f"{status} {code}{where}: {detail}")
+
+    @property
+    def transient(self) -> bool:  # type: ignore[override]
+        return self.status in (408, 429) or self.status >= 500
 
     @property
     def field(self) -> str | None:
@@ -103,6 +109,8 @@ class ServiceUnavailable(ServerError):
 
 class Unreachable(EgsuClientError):
     """No answer from the System (connection refused, timeouts) for as long as the retries wait."""
+
+    transient = True
 
 
 class WaitTimeout(EgsuClientError, TimeoutError):
