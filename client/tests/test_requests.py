@@ -215,3 +215,22 @@ def test_the_sync_facade_waits_for_answers_and_iterates_pages() -> None:
         got = egsu.post_readings_json(b'{"readings": []}', idempotency_key="k1")
         assert got.idempotency_key == "k1"
         assert [x["id"] for x in egsu.paginate("/api/v1/ingest/receipts")] == ["a", "b", "c"]
+
+
+async def test_concurrent_requests_refused_with_an_old_token_renew_it_once() -> None:
+    import asyncio
+
+    issued: list[str] = []
+
+    def api(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/token"):
+            issued.append(f"tok{len(issued) + 1}")
+            return httpx.Response(200, json={"access_token": issued[-1], "expires_in": 300})
+        if request.headers["Authorization"] == "Bearer tok1" and len(issued) < 3:
+            return httpx.Response(401, json={"code": "token_revoked"})  # revoked after issue
+        return httpx.Response(200, json={"token": request.headers["Authorization"]})
+
+    async with client(api) as egsu:
+        await egsu.access_token()
+        answers = await asyncio.gather(*(egsu.get("/api/v1/ingest/receipts") for _ in range(8)))
+    assert issued == ["tok1", "tok2"] and {a["token"] for a in answers} == {"Bearer tok2"}

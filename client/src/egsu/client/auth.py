@@ -27,7 +27,11 @@ class Auth:
 
     token_url: str | None = None
 
-    async def token(self, fetch: TokenFetch, token_url: str, *, renew: bool = False) -> str:
+    async def token(
+        self, fetch: TokenFetch, token_url: str, *, renew: bool = False, stale: str | None = None
+    ) -> str:
+        """The current token; with ``renew`` a new one, unless ``stale`` (the token a refused
+        request carried) was already replaced by a concurrent renewal."""
         raise NotImplementedError
 
 
@@ -37,7 +41,9 @@ class Bearer(Auth):
     def __init__(self, access_token: str) -> None:
         self.access_token = access_token
 
-    async def token(self, fetch: TokenFetch, token_url: str, *, renew: bool = False) -> str:
+    async def token(
+        self, fetch: TokenFetch, token_url: str, *, renew: bool = False, stale: str | None = None
+    ) -> str:
         return self.access_token
 
 
@@ -61,10 +67,13 @@ class TokenGrant(Auth):
         """Seconds the cached token still has (0 when there is none)."""
         return max(0.0, self._expires - time.monotonic()) if self._access else 0.0
 
-    async def token(self, fetch: TokenFetch, token_url: str, *, renew: bool = False) -> str:
+    async def token(
+        self, fetch: TokenFetch, token_url: str, *, renew: bool = False, stale: str | None = None
+    ) -> str:
         url = self.token_url or token_url
         async with self._lock:
             now = time.monotonic()
+            renew = renew and (stale is None or stale == self._access)
             if renew or self._access is None or now >= self._expires:
                 body: dict[str, Any] | None = None
                 if self._refresh and now < self._refresh_expires:

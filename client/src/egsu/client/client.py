@@ -138,11 +138,11 @@ class EgsuClient:
         )
         return r.json()  # type: ignore[no-any-return]
 
-    async def access_token(self, *, renew: bool = False) -> str:
+    async def access_token(self, *, renew: bool = False, stale: str | None = None) -> str:
         """The bearer token the next request carries (obtained or renewed if needed)."""
         if self.auth is None:
             raise EgsuClientError("this client has no credentials")
-        return await self.auth.token(self._fetch_token, self.token_url, renew=renew)
+        return await self.auth.token(self._fetch_token, self.token_url, renew=renew, stale=stale)
 
     async def request(
         self,
@@ -176,10 +176,11 @@ class EgsuClient:
         use_token = authenticated and self.auth is not None
         extra: dict[str, Any] = {"timeout": timeout} if timeout is not None else {}
         started = time.monotonic()
-        attempt, renewed = 0, False
+        attempt, renewed, token = 0, False, ""
         while True:
             if use_token:
-                h["Authorization"] = f"Bearer {await self.access_token()}"
+                token = await self.access_token()
+                h["Authorization"] = f"Bearer {token}"
             req = self.http.build_request(
                 method, self._url(path), params=params, json=json, content=content, data=data,
                 headers=h, **extra,
@@ -196,7 +197,7 @@ class EgsuClient:
                 if response.status_code == 401 and use_token and not renewed:
                     renewed = True
                     await response.aclose()
-                    await self.access_token(renew=True)
+                    await self.access_token(renew=True, stale=token)
                     continue
                 if response.status_code < 400:
                     return response
