@@ -49,6 +49,6 @@ async def follow_client_revocations(
         ordered_consumer=True,
         config=api.ConsumerConfig(
             deliver_policy=api.DeliverPolicy.BY_START_TIME,
-            opt_start_time=start.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            opt_start_time=start,
         ),
     )

@@ -15,9 +15,7 @@ INDEXED_PREFIX = 200
 
 def upgrade() -> None:
     s = context.config.attributes.get("schema", "audit")
-    op.execute(
-        f'CREATE INDEX ix_entry_client ON "{s}".entry (left(client_id, {INDEXED_PREFIX}))'
-    )
+    op.execute(f'CREATE INDEX ix_entry_client ON "{s}".entry (left(client_id, {INDEXED_PREFIX}))')
 
 
 def downgrade() -> None:
