@@ -19,7 +19,7 @@ import pytest
 
 from egsu.testing.stack import Stack
 from egsu.testing.world import World, grid, kz
-from egsu.validation.testca import TestPki, build_test_pki
+from egsu.validation.testca import TestPki
 
 pytestmark = pytest.mark.stack
 CLIENTS = "/api/v1/registry/clients"
@@ -30,20 +30,6 @@ JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 def b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
-
-
-@pytest.fixture(scope="module")
-def pki(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> TestPki:
-    """A test PKI shaped like NCA RK, trusted by the validation service (loaded by the ministry)."""
-    pki = build_test_pki(tmp_path_factory.mktemp("pki"))
-    with stack.sync_client("ministry") as c:
-        for der in pki.anchors():
-            r = c.post("/api/v1/validation/trust/certificates", json={"certificate": b64(der)})
-            assert r.status_code in (200, 201), r.text
-        for der in pki.crls():
-            r = c.post("/api/v1/validation/trust/crls", json={"crl": b64(der)})
-            assert r.status_code in (200, 201), r.text
-    return pki
 
 
 def create(stack: Stack, **body: Any) -> dict[str, Any]:
@@ -334,42 +320,21 @@ def test_a_state_bodys_client_queries_with_its_purpose_and_the_journal_has_it(
 
 def test_bad_requests_name_the_field(stack: Stack) -> None:
     world = World(stack)
+    key = {"kind": "subject", "subject_bin": world.bin, "name": "Ключ"}
+    cases = [
+        ({"kind": "subject", "name": "Без БИН"}, "subject_bin"),
+        ({"kind": "government", "name": "Орган", "state_body": "КНБ"}, "legal_basis"),
+        ({**key, "auth_method": "mtls"}, "auth_method"),
+        ({**key, "auth_method": "private_key_jwt"}, "certificate"),
+        (
+            {**key, "auth_method": "private_key_jwt", "certificate": "not a certificate " * 10},
+            "certificate",
+        ),
+    ]
     with stack.sync_client("ministry") as c:
-        r = c.post(CLIENTS, json={"kind": "subject", "name": "Без БИН"})
-        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "subject_bin"
-        r = c.post(CLIENTS, json={"kind": "government", "name": "Орган", "state_body": "КНБ"})
-        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "legal_basis"
-        r = c.post(
-            CLIENTS,
-            json={
-                "kind": "subject",
-                "subject_bin": world.bin,
-                "name": "Ключ",
-                "auth_method": "mtls",
-            },
-        )
-        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "auth_method"
-        r = c.post(
-            CLIENTS,
-            json={
-                "kind": "subject",
-                "subject_bin": world.bin,
-                "name": "Ключ",
-                "auth_method": "private_key_jwt",
-            },
-        )
-        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "certificate"
-        r = c.post(
-            CLIENTS,
-            json={
-                "kind": "subject",
-                "subject_bin": world.bin,
-                "name": "Ключ",
-                "auth_method": "private_key_jwt",
-                "certificate": "not a certificate " * 10,
-            },
-        )
-        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "certificate"
+        for body, field in cases:
+            r = c.post(CLIENTS, json=body)
+            assert r.status_code == 422 and r.json()["errors"][0]["field"] == field, r.text
         assert c.get(f"{CLIENTS}/ic-nobody").status_code == 404
 
 

@@ -60,6 +60,16 @@ class OAuthError(Exception):
 BAD_CREDENTIALS = "Invalid client or Invalid client credentials"
 
 
+def refused(
+    client_id: str | None,
+    reason: str = "invalid_client_credentials",
+    description: str = BAD_CREDENTIALS,
+    error: str = "unauthorized_client",
+) -> OAuthError:
+    """A client authentication that failed (401), with the event log's reason."""
+    return OAuthError(error, description, 401, reason=reason, client_id=client_id)
+
+
 class Realm:
     def __init__(self, settings: RealmSettings) -> None:
         self.definition = RealmDefinition.load(settings.realm_definition or DEFINITION)
@@ -79,13 +89,9 @@ class Realm:
     def client(self, client_id: str | None) -> Client:
         c = self.clients.get(client_id)
         if c is None:
-            raise OAuthError(
-                "invalid_client",
-                BAD_CREDENTIALS,
-                401,
-                reason="client_not_found",
-                client_id=client_id,
-            )
+            raise refused(client_id, "client_not_found", error="invalid_client")
+        if not c.enabled:
+            raise refused(client_id, "client_disabled", error="invalid_client")
         return c
 
     def authenticate_client(self, form: dict[str, str], authorization: str | None) -> Client:
@@ -100,61 +106,32 @@ class Realm:
                 raise OAuthError("invalid_client", "Malformed client credentials", 401) from None
             client_id, _, secret = raw.partition(":")
         client = self.client(client_id)
-        if not client.enabled:
-            raise OAuthError(
-                "invalid_client",
-                BAD_CREDENTIALS,
-                401,
-                reason="client_disabled",
-                client_id=client_id,
-            )
         if client.public:
             return client
         if client.authenticator != "client-secret" or not client.secret_matches(secret):
-            raise OAuthError(
-                "unauthorized_client",
-                BAD_CREDENTIALS,
-                401,
-                reason="invalid_client_credentials",
-                client_id=client_id,
-            )
+            raise refused(client_id)
         return client
 
     def _assertion_client(self, form: dict[str, str]) -> Client:
         assertion = form.get("client_assertion", "")
         if form.get("client_assertion_type") != JWT_BEARER or not assertion:
-            raise OAuthError(
-                "invalid_client",
-                f"client_assertion_type must be {JWT_BEARER} with a client_assertion",
-                401,
-                reason="invalid_client_credentials",
-                client_id=form.get("client_id"),
+            raise refused(
+                form.get("client_id"),
+                description=f"client_assertion_type must be {JWT_BEARER} with a client_assertion",
+                error="invalid_client",
             )
         client_id = unverified_client_id(assertion)
         if form.get("client_id") and form["client_id"] != client_id:
-            raise OAuthError(
-                "invalid_client",
-                "client_id differs from the assertion's sub",
-                401,
-                reason="invalid_client_credentials",
-                client_id=form["client_id"],
+            raise refused(
+                form["client_id"],
+                description="client_id differs from the assertion's sub",
+                error="invalid_client",
             )
         client = self.client(client_id)
-        if not client.enabled:
-            raise OAuthError(
-                "invalid_client",
-                BAD_CREDENTIALS,
-                401,
-                reason="client_disabled",
-                client_id=client_id,
-            )
         if client.authenticator != "client-jwt" or not client.certificate:
-            raise OAuthError(
-                "unauthorized_client",
-                "Client authentication with signed JWT failed: the client has no certificate",
-                401,
-                reason="invalid_client_credentials",
-                client_id=client_id,
+            raise refused(
+                client_id,
+                description="Client authentication with signed JWT failed: no certificate",
             )
         try:
             verify_assertion(
@@ -165,12 +142,8 @@ class Realm:
                 used=self.used_assertions,
             )
         except AssertionRefused as exc:
-            raise OAuthError(
-                "unauthorized_client",
-                f"Client authentication with signed JWT failed: {exc}",
-                401,
-                reason="invalid_client_credentials",
-                client_id=client_id,
+            raise refused(
+                client_id, description=f"Client authentication with signed JWT failed: {exc}"
             ) from None
         return client
 
