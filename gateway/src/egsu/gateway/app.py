@@ -15,7 +15,6 @@ from typing import Annotated, Any
 
 import httpx
 import jwt
-import nats.errors
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -26,7 +25,7 @@ from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from egsu.auth import Principal, TokenVerifier, require_roles
-from egsu.bus import Bus, BusUnavailable
+from egsu.bus import Bus
 from egsu.bus.audit import AuditLog, actor_of
 from egsu.bus.revocations import follow_client_revocations
 from egsu.contracts.audit import Actor
@@ -175,14 +174,9 @@ def create_app() -> FastAPI:
         verifier: TokenVerifier = app.state.verifier
 
         async def follow() -> None:
-            await bus.wait_connected()
-            while True:  # the services create the streams; until then, try again
-                try:
-                    await follow_client_revocations(bus, verifier.revoke_client)
-                    return
-                except (nats.errors.Error, BusUnavailable, TimeoutError) as exc:
-                    log.warning("client revocations not followed yet: %s", exc)
-                    await asyncio.sleep(2.0)
+            # in the background: the gateway starts (and answers /readyz) without waiting for NATS
+            replays = await follow_client_revocations(bus, verifier.revoke_client)
+            await replays
 
         revocations = asyncio.create_task(follow())
         audit = AuditLog(bus, "gateway")

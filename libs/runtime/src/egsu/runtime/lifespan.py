@@ -8,6 +8,7 @@ they hold, then drains the bus, then closes the database.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -88,7 +89,14 @@ def service_lifespan(
                 await rt.bus.wait_connected()
                 await rt.bus.ensure_streams()
                 # each service refuses a revoked client's tokens itself, not only the gateway
-                await follow_client_revocations(rt.bus, verifier.revoke_client)
+                following = await follow_client_revocations(rt.bus, verifier.revoke_client)
+
+                async def stop_following() -> None:
+                    following.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await following
+
+                rt.closers.append(stop_following)
             if rt.store is not None:
                 await rt.store.ensure_buckets()
             if on_start is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 
 from fastapi import FastAPI, Request, Response
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
@@ -18,6 +19,8 @@ from egsu.registry.identity import IdentityProvider
 from egsu.registry.models import SCHEMA, outbox
 from egsu.runtime import Runtime, service_lifespan
 from egsu.runtime.outbox import OutboxRelay
+
+log = logging.getLogger("egsu.registry")
 
 
 def create_app() -> FastAPI:
@@ -36,7 +39,11 @@ def create_app() -> FastAPI:
         )
         identity = IdentityProvider(settings)
         app.state.identity = identity
-        app.state.validation = service_client(settings, "validation")
+        try:
+            app.state.validation = service_client(settings, "validation")
+        except RuntimeError as exc:  # certificates cannot be checked; everything else works
+            log.warning("no validation service: %s", exc)
+            app.state.validation = None
         assert rt.audit is not None
         importer = asyncio.create_task(
             login_event_importer(
@@ -51,7 +58,8 @@ def create_app() -> FastAPI:
                     await task
             await relay.stop()
             await identity.aclose()
-            await app.state.validation.aclose()
+            if app.state.validation is not None:
+                await app.state.validation.aclose()
 
         rt.closers.append(stop)
 

@@ -73,7 +73,7 @@ class IntegrationClients:
         principal: Principal,
         audit: AuditLog,
         identity: IdentityProvider,
-        validation: httpx.AsyncClient,
+        validation: httpx.AsyncClient | None,
     ) -> None:
         self.session = session
         self.principal = principal
@@ -114,6 +114,11 @@ class IntegrationClients:
     async def _checked_certificate(self, text: str, bin_: str) -> tuple[str, dict[str, Any]]:
         """The certificate as base64 DER and its summary, once the validation service agrees."""
         b64 = certificate_b64(text)
+        if self.validation is None:
+            raise ServiceUnavailable(
+                "certificates cannot be checked: the validation service is not configured",
+                code="validation_unavailable",
+            )
         try:
             result = await check_client_certificate(self.validation, b64, bin_)
         except httpx.HTTPStatusError as exc:
