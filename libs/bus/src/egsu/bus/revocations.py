@@ -58,14 +58,16 @@ async def replay_revocations(bus: Bus, on_revoked: Revoke, *, lookback: float = 
     )
     n = 0
     try:
-        while True:
+        pending = (await sub.consumer_info()).num_pending or 0
+        while n < pending:  # what was there when the read began; later ones arrive live
             try:
-                msgs = await sub.fetch(256, timeout=0.5)
+                msgs = await sub.fetch(min(256, pending - n), timeout=2.0)
             except (TimeoutError, nats.errors.TimeoutError):
                 return n
             for m in msgs:
                 _apply(m.data, on_revoked)
                 n += 1
+        return n
     finally:
         await sub.unsubscribe()
 
