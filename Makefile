@@ -31,7 +31,7 @@ lint: $(UV)
 	$(SYNC) --group dev
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy libs/core/src libs/db/src libs/bus/src libs/storage/src libs/auth/src libs/contracts/src
+	$(VENV)/bin/mypy libs/core/src libs/db/src libs/bus/src libs/storage/src libs/auth/src libs/contracts/src client/src
 
 format: $(UV)
 	$(SYNC) --group dev

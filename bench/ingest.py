@@ -1,12 +1,15 @@
 """End-to-end ingest benchmark: concurrent batches through the gateway until they are in the historian.
 
     .venv/bin/python bench/ingest.py --readings 500000 --batch 5000 --concurrency 8
+    .venv/bin/python bench/ingest.py --via client-models   # through egsu-client, Reading models
 
 Starts the whole System on fresh embedded servers (or uses --url and --var of a running one),
 creates a subject with metering points, posts batches with the subject's token and prints:
 readings/s from the first post until the last reading is queryable, p50/p99 receipt latency, and
 CPU seconds and peak memory of each process. With --kill-measurements the historian is killed with
-SIGKILL in the middle and the stored count must still be exact.
+SIGKILL in the middle and the stored count must still be exact. ``--via`` chooses the poster:
+plain httpx with ready bytes (default), ``egsu-client`` with the same bytes (``client``), or
+``egsu-client`` serialising ``Reading`` models (``client-models``, the serialisation timed too).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from egsu.client import EgsuClient, Password, Reading
 from egsu.infra import Infra
 from egsu.testing.stack import start_stack
 from egsu.testing.world import World, grid, kz
@@ -106,23 +110,41 @@ async def main(args: argparse.Namespace) -> None:
             }
 
         bodies = [httpx.Request("POST", "/", json=body(b)).content for b in range(n_batches)]
+        models = (
+            [[Reading.model_validate(r) for r in body(b)["readings"]] for b in range(n_batches)]
+            if args.via == "client-models"
+            else []
+        )
         sem = asyncio.Semaphore(args.concurrency)
         killed = False
-        async with httpx.AsyncClient(
-            base_url=stack.url,
-            timeout=120,
-            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-        ) as client:
+        async with (
+            httpx.AsyncClient(
+                base_url=stack.url,
+                timeout=120,
+                headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+            ) as client,
+            EgsuClient(stack.url, Password(world.user, "demo"), timeout=120) as egsu,
+        ):
 
             async def post(b: int) -> None:
                 nonlocal killed
                 async with sem:
-                    while True:
+                    key = f"bench-{world.bin}-{b}"
+                    t0 = time.perf_counter()
+                    if args.via == "client":
+                        await egsu.post_readings_json(bodies[b], idempotency_key=key)
+                        latencies.append(time.perf_counter() - t0)
+                    elif args.via == "client-models":
+                        await egsu.post_readings(
+                            models[b], subject_bin=world.bin, idempotency_key=key
+                        )
+                        latencies.append(time.perf_counter() - t0)
+                    while args.via == "httpx":
                         t0 = time.perf_counter()
                         r = await client.post(
                             "/api/v1/ingest/readings",
                             content=bodies[b],
-                            headers={"Idempotency-Key": f"bench-{world.bin}-{b}"},
+                            headers={"Idempotency-Key": key},
                         )
                         if r.status_code == 202:
                             latencies.append(time.perf_counter() - t0)
@@ -176,7 +198,8 @@ async def main(args: argparse.Namespace) -> None:
         lat = sorted(latencies)
         console.print(
             f"\n[bold]{total:,} readings[/] in {n_batches} batches of {per_batch:,} "
-            f"({args.concurrency} in flight){' — historian killed mid-way' if killed else ''}"
+            f"({args.concurrency} in flight, via {args.via})"
+            f"{' — historian killed mid-way' if killed else ''}"
         )
         console.print(f"stored exactly: {n == total} ({n:,})")
         console.print(
@@ -213,5 +236,6 @@ if __name__ == "__main__":
     )
     ap.add_argument("--concurrency", type=int, default=8)
     ap.add_argument("--kill-measurements", action="store_true")
+    ap.add_argument("--via", choices=["httpx", "client", "client-models"], default="httpx")
     asyncio.run(main(ap.parse_args()))
     sys.exit(0)

@@ -593,7 +593,7 @@ def test_realm_file_is_exactly_what_egsu_realm_export_prints() -> None:
     export = json.dumps(keycloak_realm(RealmDefinition.load()), ensure_ascii=False, indent=2) + "\n"
     assert REALM_FILE.read_text(encoding="utf-8") == export, (
         "helm/egsu/files/realm-egsu.json is stale: run "
-        "`.venv/bin/egsu realm export -o helm/egsu/files/realm-egsu.json`"
+        "`.venv/bin/egsu realm export --no-with-clients -o helm/egsu/files/realm-egsu.json`"
     )
 
 

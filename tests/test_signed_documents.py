@@ -11,7 +11,7 @@ import pytest
 
 from egsu.testing.stack import Stack
 from egsu.testing.world import World, grid, kz
-from egsu.validation.testca import TestPki, build_test_pki, sign_cms
+from egsu.validation.testca import TestPki, sign_cms
 
 pytestmark = pytest.mark.stack
 DOCS = "/api/v1/ingest/documents"
@@ -19,23 +19,6 @@ DOCS = "/api/v1/ingest/documents"
 
 def b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
-
-
-@pytest.fixture(scope="module")
-def pki(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> TestPki:
-    """A test PKI shaped like NCA RK, trusted by the validation service (loaded by the ministry)."""
-    pki = build_test_pki(tmp_path_factory.mktemp("pki"))
-    with stack.sync_client("ministry") as c:
-        for der in pki.anchors():
-            assert c.post(
-                "/api/v1/validation/trust/certificates", json={"certificate": b64(der)}
-            ).status_code in (200, 201)
-        for der in pki.crls():
-            assert c.post("/api/v1/validation/trust/crls", json={"crl": b64(der)}).status_code in (
-                200,
-                201,
-            )
-    return pki
 
 
 def readings_batch(world: World, value: float) -> bytes:

@@ -12,6 +12,7 @@ from egsu.core.settings import get_settings
 from egsu.gateway.app import create_app
 from egsu.gateway.config import GatewaySettings
 from egsu.testing.stack import Stack
+from egsu.testing.world import World
 
 pytestmark = pytest.mark.stack
 
@@ -58,3 +59,35 @@ async def test_too_many_requests_is_429_with_retry_after(
     ]
     assert ok[:5] == [200] * 5 and ok[5] == 429
     assert get_settings(GatewaySettings).rate_limit == "5/minute"
+
+
+def client_token(stack: Stack, client_id: str, secret: str) -> dict[str, str]:
+    r = httpx.post(
+        stack.token_url,
+        data={"grant_type": "client_credentials"},
+        auth=(client_id, secret),
+    )
+    r.raise_for_status()
+    return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+
+async def test_an_integration_client_has_its_own_budget(
+    stack: Stack, limited_gateway: httpx.AsyncClient
+) -> None:
+    world = World(stack)
+    made = []
+    with stack.sync_client("ministry") as c:
+        for name in ("АСКУЭ", "SCADA"):
+            r = c.post(
+                "/api/v1/registry/clients",
+                json={"kind": "subject", "subject_bin": world.bin, "name": name},
+            )
+            assert r.status_code == 201, r.text
+            made.append(r.json())
+    first = [client_token(stack, m["client_id"], m["client_secret"]) for m in made]
+    again = client_token(stack, made[0]["client_id"], made[0]["client_secret"])
+    url = f"/api/v1/registry/subjects/{world.bin}"
+    one = [(await limited_gateway.get(url, headers=first[0])).status_code for _ in range(3)]
+    two = [(await limited_gateway.get(url, headers=again)).status_code for _ in range(3)]
+    assert one + two == [200] * 5 + [429]  # a new token of the same client shares its budget
+    assert (await limited_gateway.get(url, headers=first[1])).status_code == 200

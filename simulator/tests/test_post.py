@@ -16,6 +16,13 @@ from egsu.simulator.post import Poster, batches, window
 START = date(2026, 1, 12)
 
 
+def receipt(key: str, accepted: int) -> dict[str, object]:
+    """Ingest's receipt for a batch of ``accepted`` readings posted with ``key``."""
+    return {"receipt_id": f"r-{key}", "subject_bin": "990340001234", "status": "accepted",
+            "source": "rest", "received_at": "2026-01-12T00:00:00+00:00", "sha256": "0" * 64,
+            "idempotency_key": key, "accepted": accepted, "rejected_count": 0, "rejected": []}  # fmt: skip
+
+
 def test_batches_are_per_subject_and_within_the_limit() -> None:
     s = build(300, 4, START)
     sim = Simulation(s, seed=4, start=START)
@@ -63,9 +70,7 @@ async def test_a_503_is_retried_with_the_same_key_and_body() -> None:
                 503, headers={"Retry-After": "0"}, json={"code": "bus_unavailable"}
             )
         body = json.loads(request.content)
-        return httpx.Response(
-            202, json={"receipt_id": "r1", "accepted": len(body["readings"]), "rejected": []}
-        )
+        return httpx.Response(202, json=receipt("r1", len(body["readings"])))
 
     s = build(120, 4, START)
     sim = Simulation(s, seed=4, start=START)
@@ -74,8 +79,8 @@ async def test_a_503_is_retried_with_the_same_key_and_body() -> None:
     batch = next(batches(s, r, e, key="run"))
     async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
         poster = Poster(http, "http://gw", max_wait=30)
-        receipt = await poster.post(batch)
-    assert receipt is not None and receipt["accepted"] == batch.readings
+        got = await poster.post(batch)
+    assert got is not None and got["accepted"] == batch.readings
     assert len(seen) == 3 and len({(k, b) for k, b, _ in seen}) == 1
     assert seen[0][2] == f"Bearer tok-subject-{batch.subject_bin}"
     assert poster.stats.accepted == batch.readings and np.isclose(poster.stats.batches, 1)
@@ -99,14 +104,14 @@ class FakeIngest:
             return httpx.Response(503, headers={"Retry-After": "0"})
         key = request.headers["Idempotency-Key"]
         if key in self.receipts:
-            body, receipt = self.receipts[key]
-            return httpx.Response(202 if body == request.content else 409, json=receipt)
+            body, earlier = self.receipts[key]
+            return httpx.Response(202 if body == request.content else 409, json=earlier)
         data = json.loads(request.content)
         for x in data["readings"]:
             self.stored.add((x["point"], x["quantity"], x["ts"]))
-        receipt = {"receipt_id": key, "accepted": len(data["readings"]), "rejected": []}
-        self.receipts[key] = (request.content, receipt)
-        return httpx.Response(202, json=receipt)
+        answer = receipt(key, len(data["readings"]))
+        self.receipts[key] = (request.content, answer)
+        return httpx.Response(202, json=answer)
 
 
 async def test_backfill_posts_every_reading_once_and_a_rerun_changes_nothing() -> None:

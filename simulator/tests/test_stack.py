@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from egsu.client import Password, SyncEgsuClient
 from egsu.contracts.exchange80020 import DEFAULT_CHANNELS
 from egsu.simulator.cli import app
 from egsu.simulator.model import build
@@ -145,16 +146,15 @@ def test_80020_files_of_the_simulator_post_cleanly(stack: Stack, tmp_path: Path)
         bin_ = f.name.split("_")[1]
         body = f.read_bytes()
         periods = body.count(b"<period ")
-        with stack.sync_client(f"subject-{bin_}") as c:
-            r = c.post(
-                "/api/v1/ingest/readings",
-                files={"file": (f.name, body, "application/xml")},
-            )
-        assert r.status_code == 202, r.text
-        receipt = r.json()
-        assert (receipt["accepted"], receipt["rejected"]) == (periods, []), f.name
+        client = SyncEgsuClient(stack.url, Password(f"subject-{bin_}", "demo"))
+        try:
+            receipt = client.post_80020(f)  # the file as it is, by its path
+        finally:
+            client.close()
+        assert (receipt.accepted, receipt.rejected) == (periods, []), f.name
+        assert receipt.exchange is not None and receipt.exchange["day"] == day.isoformat()
         if checked is None:
-            checked = (bin_, body.decode(), receipt["receipt_id"])
+            checked = (bin_, body.decode(), receipt.receipt_id)
     assert checked is not None
     bin_, text, receipt_id = checked
     m = re.search(r'<measuringpoint code="(\d{15})".*?<measuringchannel code="(\d\d)".*?'

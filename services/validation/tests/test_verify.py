@@ -284,3 +284,21 @@ def test_cms_made_by_openssl_verifies(
     tampered = verifier.verify_cms(cms, DOC + b" ") if detached else None
     if tampered is not None:
         assert codes(tampered["signers"][0]) == ["digest_mismatch"]
+
+
+def test_client_certificate_check_wants_trusted_unrevoked_rsa_of_the_bin(
+    pki: TestPki, verifier: Verifier
+) -> None:
+    bin_ = pki.manifest["bin"]
+    good = verifier.client_certificate_check(pki.cert("rsa-employee-auth"), bin_)
+    assert good["usable"] is True and good["failed_checks"] == []
+    other = verifier.client_certificate_check(pki.cert("rsa-employee-auth"), "000000000000")
+    assert other["usable"] is False and [c["code"] for c in other["failed_checks"]] == [
+        "bin_mismatch"
+    ]
+    assert other["failed_checks"][0]["message"]["kk"]
+    gost = verifier.client_certificate_check(pki.cert("gost-employee-auth"), bin_)
+    assert "unsupported_algorithm" in [c["code"] for c in gost["failed_checks"]]
+    revoked = verifier.client_certificate_check(pki.cert("rsa-revoked-sign"), bin_)
+    assert revoked["usable"] is False
+    assert {"cert_revoked", "bin_mismatch"} <= {c["code"] for c in revoked["failed_checks"]}

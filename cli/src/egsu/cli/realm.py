@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from egsu.realm.clients import ClientDirectory
 from egsu.realm.export import keycloak_realm
 from egsu.realm.model import RealmDefinition, UserDirectory, add_users
 
@@ -35,12 +36,25 @@ def export(
     with_dev_users: bool = typer.Option(
         False, help="Include the development users (never in production)."
     ),
-    var: Path = typer.Option(Path("var"), help="Data folder holding added development users."),
+    with_clients: bool = typer.Option(
+        True,
+        help="Include the integration clients created in the development realm (var/realm/clients.json).",
+    ),
+    var: Path = typer.Option(
+        Path("var"), help="Data folder holding added development users and clients."
+    ),
 ) -> None:
     """Print the realm as a Keycloak realm-import JSON (secrets as ${EGSU_CLIENT_SECRET_*} placeholders)."""
     definition = RealmDefinition.load()
     users = UserDirectory(definition, users_file(var)).all() if with_dev_users else None
-    text = json.dumps(keycloak_realm(definition, users=users), ensure_ascii=False, indent=2)
+    clients = (
+        ClientDirectory(definition, var / "realm" / "clients.json").managed()
+        if with_clients
+        else None
+    )
+    text = json.dumps(
+        keycloak_realm(definition, users=users, clients=clients), ensure_ascii=False, indent=2
+    )
     if out:
         out.write_text(text + "\n", encoding="utf-8")
         typer.echo(f"wrote {out}")

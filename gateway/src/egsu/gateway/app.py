@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import httpx
+import jwt
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -26,6 +27,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from egsu.auth import Principal, TokenVerifier, require_roles
 from egsu.bus import Bus
 from egsu.bus.audit import AuditLog, actor_of
+from egsu.bus.revocations import follow_client_revocations
+from egsu.contracts.audit import Actor
 from egsu.core.errors import Forbidden, NotFound, TooManyRequests, Unauthorized, problem
 from egsu.core.service import add_ready_check, create_service_app
 from egsu.core.settings import get_settings
@@ -105,6 +108,19 @@ class AccessJournal:
         )
 
 
+def claimed_actor(token: str) -> Actor:
+    """Who a refused token claims to be (unverified, so marked as claimed): its client above all."""
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        return Actor(username="anonymous", role="anonymous")
+    return Actor(
+        username=f"claimed:{claims.get('preferred_username') or claims.get('sub') or ''}",
+        role="anonymous",
+        client_id=str(claims.get("azp") or claims.get("client_id") or "") or None,
+    )
+
+
 def client_ip(request: Request, trusted_proxies: int) -> str:
     direct = request.client.host if request.client else "unknown"
     if trusted_proxies <= 0:
@@ -155,6 +171,14 @@ def create_app() -> FastAPI:
         bus = Bus(settings)
         await bus.connect()
         app.state.bus = bus
+        verifier: TokenVerifier = app.state.verifier
+
+        async def follow() -> None:
+            # in the background: the gateway starts (and answers /readyz) without waiting for NATS
+            replays = await follow_client_revocations(bus, verifier.revoke_client)
+            await replays
+
+        revocations = asyncio.create_task(follow())
         audit = AuditLog(bus, "gateway")
         audit.start()
         app.state.audit = audit
@@ -179,6 +203,7 @@ def create_app() -> FastAPI:
             yield
         finally:
             task.cancel()
+            revocations.cancel()
             await audit.close()
             await bus.close()
             await app.state.verifier.aclose()
@@ -223,9 +248,12 @@ def create_app() -> FastAPI:
         )
 
     async def rate_limit(request: Request, principal: Principal | None, ip: str) -> None:
-        key, limit = (
-            (f"user:{principal.user_id}", limit_user) if principal else (f"ip:{ip}", limit_anon)
-        )
+        if principal is None:
+            key, limit = f"ip:{ip}", limit_anon
+        elif principal.is_client:  # a machine: its own budget, whoever else uses its BIN
+            key, limit = f"client:{principal.client_id}", limit_user
+        else:
+            key, limit = f"user:{principal.user_id}", limit_user
         if not await limiter.hit(limit, key):
             request.app.state.audit.record_nowait(
                 "security",
@@ -257,6 +285,7 @@ def create_app() -> FastAPI:
             request.app.state.audit.record_nowait(
                 "auth",
                 "token_rejected",
+                actor=claimed_actor(token.strip()),
                 outcome="denied",
                 source_ip=request.state.client_ip,
                 object_type="http",

@@ -22,10 +22,20 @@ from fastapi.templating import Jinja2Templates
 
 from egsu.core.service import create_service_app
 from egsu.core.settings import get_settings
+from egsu.realm.admin import admin_router, install_handlers
+from egsu.realm.assertion import (
+    JWT_BEARER,
+    AssertionRefused,
+    UsedAssertions,
+    unverified_client_id,
+    verify_assertion,
+)
+from egsu.realm.clients import ClientDirectory
 from egsu.realm.config import RealmSettings
+from egsu.realm.events import EventLog
 from egsu.realm.i18n import LANGUAGES, TEXT, pick_language
 from egsu.realm.keys import SigningKey
-from egsu.realm.model import DEFINITION, Client, RealmDefinition, UserDirectory
+from egsu.realm.model import DEFINITION, Client, RealmDefinition, UserDirectory, user_id
 from egsu.realm.tokens import AuthCode, Sessions, TokenIssuer
 
 SSO_COOKIE = "EGSU_REALM_SESSION"
@@ -33,27 +43,61 @@ templates = Jinja2Templates(directory=str(Path(__file__).with_name("templates"))
 
 
 class OAuthError(Exception):
-    def __init__(self, error: str, description: str, status: int = 400) -> None:
+    def __init__(
+        self,
+        error: str,
+        description: str,
+        status: int = 400,
+        *,
+        reason: str | None = None,
+        client_id: str | None = None,
+    ) -> None:
         self.error, self.description, self.status = error, description, status
+        self.reason = reason or error  # the event log's error code (Keycloak's names)
+        self.client_id = client_id
+
+
+BAD_CREDENTIALS = "Invalid client or Invalid client credentials"
+
+
+def refused(
+    client_id: str | None,
+    reason: str = "invalid_client_credentials",
+    description: str = BAD_CREDENTIALS,
+    error: str = "unauthorized_client",
+) -> OAuthError:
+    """A client authentication that failed (401), with the event log's reason."""
+    return OAuthError(error, description, 401, reason=reason, client_id=client_id)
 
 
 class Realm:
     def __init__(self, settings: RealmSettings) -> None:
         self.definition = RealmDefinition.load(settings.realm_definition or DEFINITION)
         self.users = UserDirectory(self.definition, settings.users_file)
+        self.clients = ClientDirectory(self.definition, settings.clients_file)
+        self.events = EventLog(self.definition.realm, settings.events_file)
         self.key = SigningKey.load_or_create(settings.key_file)
         self.issuer = settings.realm_issuer.rstrip("/")
         self.tokens = TokenIssuer(self.definition, self.key, self.issuer)
         self.sessions = Sessions()
+        self.used_assertions = UsedAssertions()
+
+    @property
+    def token_endpoint(self) -> str:
+        return f"{self.issuer}/protocol/openid-connect/token"
 
     def client(self, client_id: str | None) -> Client:
-        c = self.definition.clients.get(client_id or "")
+        c = self.clients.get(client_id)
         if c is None:
-            raise OAuthError("invalid_client", "Invalid client or Invalid client credentials", 401)
+            raise refused(client_id, "client_not_found", error="invalid_client")
+        if not c.enabled:
+            raise refused(client_id, "client_disabled", error="invalid_client")
         return c
 
     def authenticate_client(self, form: dict[str, str], authorization: str | None) -> Client:
-        """client_secret_basic or client_secret_post; a public client sends its id only."""
+        """client_secret_basic, client_secret_post or private_key_jwt; a public client sends its id."""
+        if form.get("client_assertion") or form.get("client_assertion_type"):
+            return self._assertion_client(form)
         client_id, secret = form.get("client_id"), form.get("client_secret")
         if authorization and authorization.lower().startswith("basic "):
             try:
@@ -62,14 +106,45 @@ class Realm:
                 raise OAuthError("invalid_client", "Malformed client credentials", 401) from None
             client_id, _, secret = raw.partition(":")
         client = self.client(client_id)
-        if not client.public and not (
-            secret
-            and client.secret
-            and hmac.compare_digest(secret.encode(), client.secret.encode())
-        ):
-            raise OAuthError(
-                "unauthorized_client", "Invalid client or Invalid client credentials", 401
+        if client.public:
+            return client
+        if client.authenticator != "client-secret" or not client.secret_matches(secret):
+            raise refused(client_id)
+        return client
+
+    def _assertion_client(self, form: dict[str, str]) -> Client:
+        assertion = form.get("client_assertion", "")
+        if form.get("client_assertion_type") != JWT_BEARER or not assertion:
+            raise refused(
+                form.get("client_id"),
+                description=f"client_assertion_type must be {JWT_BEARER} with a client_assertion",
+                error="invalid_client",
             )
+        client_id = unverified_client_id(assertion)
+        if form.get("client_id") and form["client_id"] != client_id:
+            raise refused(
+                form["client_id"],
+                description="client_id differs from the assertion's sub",
+                error="invalid_client",
+            )
+        client = self.client(client_id)
+        if client.authenticator != "client-jwt" or not client.certificate:
+            raise refused(
+                client_id,
+                description="Client authentication with signed JWT failed: no certificate",
+            )
+        try:
+            verify_assertion(
+                assertion,
+                client_id=client.client_id,
+                certificate_b64=client.certificate,
+                audiences=[self.token_endpoint, self.issuer],
+                used=self.used_assertions,
+            )
+        except AssertionRefused as exc:
+            raise refused(
+                client_id, description=f"Client authentication with signed JWT failed: {exc}"
+            ) from None
         return client
 
 
@@ -119,7 +194,17 @@ def router(realm_name: str) -> APIRouter:
             "response_types_supported": ["code"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256"],
-            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            "token_endpoint_auth_methods_supported": [
+                "client_secret_basic",
+                "client_secret_post",
+                "private_key_jwt",
+            ],
+            "token_endpoint_auth_signing_alg_values_supported": [
+                "RS256",
+                "RS384",
+                "RS512",
+                "PS256",
+            ],
             "code_challenge_methods_supported": ["S256", "plain"],
             "scopes_supported": ["openid", "profile", "email", "roles"],
             "claims_supported": [
@@ -149,23 +234,29 @@ def router(realm_name: str) -> APIRouter:
     ) -> Response:
         realm = realm_of(request)
         form = {k: str(v) for k, v in (await request.form()).items()}
+        grant = form.get("grant_type")
         try:
             client = realm.authenticate_client(form, authorization)
-            grant = form.get("grant_type")
             if grant == "password":
                 return JSONResponse(_password_grant(realm, client, form))
             if grant == "client_credentials":
-                if not client.service_account:
-                    raise OAuthError(
-                        "unauthorized_client", "Client not enabled to retrieve service account"
-                    )
-                return JSONResponse(realm.tokens.service_tokens(client))
+                return JSONResponse(_client_credentials_grant(realm, client, form, request))
             if grant == "refresh_token":
                 return JSONResponse(_refresh_grant(realm, client, form))
             if grant == "authorization_code":
                 return JSONResponse(_code_grant(realm, client, form))
             raise OAuthError("unsupported_grant_type", f"Unsupported grant_type {grant!r}")
         except OAuthError as exc:
+            if grant == "client_credentials":
+                realm.events.add(
+                    "CLIENT_LOGIN_ERROR",
+                    client_id=exc.client_id,
+                    ip=_caller_ip(request),
+                    error=exc.reason,
+                    grant_type=grant,
+                    client_auth_method=_auth_method(form, authorization),
+                    reason=exc.description,
+                )
             return _oauth_error(exc)
 
     @r.post(f"{oidc}/token/introspect", summary="Token introspection (confidential clients)")
@@ -234,7 +325,7 @@ def router(realm_name: str) -> APIRouter:
         realm = realm_of(request)
         q = dict(request.query_params)
         lang = _lang(request, q)
-        client = realm.definition.clients.get(q.get("client_id", ""))
+        client = realm.clients.get(q.get("client_id", ""))
         redirect_uri = q.get("redirect_uri", "")
         if client is None or not client.standard_flow or not client.redirect_allowed(redirect_uri):
             return _message(
@@ -259,7 +350,7 @@ def router(realm_name: str) -> APIRouter:
 
         params = dict(parse_qsl(q))
         lang = _lang(request, params)
-        client = realm.definition.clients.get(params.get("client_id", ""))
+        client = realm.clients.get(params.get("client_id", ""))
         if (
             client is None
             or not client.standard_flow
@@ -326,7 +417,7 @@ def router(realm_name: str) -> APIRouter:
                 pass
         realm.sessions.end(sid)
         target = params.get("post_logout_redirect_uri")
-        client = realm.definition.clients.get(params.get("client_id", ""))
+        client = realm.clients.get(params.get("client_id", ""))
         if target and client and client.redirect_allowed(target, logout=True):
             if params.get("state"):
                 target += ("&" if "?" in target else "?") + urlencode({"state": params["state"]})
@@ -424,6 +515,43 @@ def _issue_code(
     return RedirectResponse(uri + ("&" if "?" in uri else "?") + urlencode(q), status_code=302)
 
 
+def _caller_ip(request: Request) -> str | None:
+    """The caller's address: the gateway in front of the realm names it in X-Forwarded-For."""
+    forwarded = request.headers.get("x-forwarded-for", "").split(",")[-1].strip()
+    return forwarded or (request.client.host if request.client else None)
+
+
+def _auth_method(form: dict[str, str], authorization: str | None) -> str:
+    if form.get("client_assertion"):
+        return "private_key_jwt"
+    if authorization and authorization.lower().startswith("basic "):
+        return "client_secret_basic"
+    return "client_secret_post" if form.get("client_secret") else "none"
+
+
+def _client_credentials_grant(
+    realm: Realm, client: Client, form: dict[str, str], request: Request
+) -> dict[str, Any]:
+    if not client.service_account:
+        raise OAuthError(
+            "unauthorized_client",
+            "Client not enabled to retrieve service account",
+            reason="invalid_client",
+            client_id=client.client_id,
+        )
+    body = realm.tokens.service_tokens(client)
+    realm.events.add(
+        "CLIENT_LOGIN",
+        client_id=client.client_id,
+        user_id=user_id(client.service_account_username),
+        ip=_caller_ip(request),
+        grant_type="client_credentials",
+        client_auth_method=_auth_method(form, request.headers.get("authorization")),
+        username=client.service_account_username,
+    )
+    return body
+
+
 def _password_grant(realm: Realm, client: Client, form: dict[str, str]) -> dict[str, Any]:
     if not client.direct_access_grants:
         raise OAuthError("unauthorized_client", "Client not allowed for direct access grants")
@@ -495,7 +623,8 @@ def create_app() -> FastAPI:
         settings=settings,
         title="EGSU TEK development realm",
         description="Keycloak-compatible OIDC endpoints of realm `egsu` for the embedded setup.",
-        routers=[router(realm.definition.realm)],
+        routers=[router(realm.definition.realm), admin_router(realm.definition.realm)],
     )
     app.state.realm = realm
+    install_handlers(app)
     return app

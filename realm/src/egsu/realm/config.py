@@ -12,6 +12,8 @@ class RealmSettings(Settings):
     realm_definition: Path | None = None
     realm_users_file: Path | None = None
     realm_key_file: Path | None = None
+    realm_clients_file: Path | None = None
+    realm_events_file: Path | None = None
     realm_issuer: str = "http://localhost:8000/realms/egsu"
 
     @property
@@ -21,3 +23,11 @@ class RealmSettings(Settings):
     @property
     def key_file(self) -> Path:
         return self.realm_key_file or self.var_dir / "realm" / "signing-key.pem"
+
+    @property
+    def clients_file(self) -> Path:
+        return self.realm_clients_file or self.var_dir / "realm" / "clients.json"
+
+    @property
+    def events_file(self) -> Path:
+        return self.realm_events_file or self.var_dir / "realm" / "events.jsonl"

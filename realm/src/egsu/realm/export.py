@@ -11,7 +11,8 @@ import json
 import re
 from typing import Any
 
-from egsu.realm.model import RealmDefinition, User
+from egsu.realm.clients import representation
+from egsu.realm.model import Client, RealmDefinition, User
 
 BIN_CLAIM_SCOPE = "egsu-bin"
 AUDIENCE_SCOPE = "egsu-api-audience"
@@ -84,11 +85,44 @@ def _user(u: User) -> dict[str, Any]:
     return {k: v for k, v in out.items() if v is not None}
 
 
+# Login events the registry copies into the audit journal (GET /admin/realms/egsu/events).
+EVENT_TYPES = ["CLIENT_LOGIN", "CLIENT_LOGIN_ERROR", "LOGIN", "LOGIN_ERROR", "LOGOUT"]
+
+
+def _service_user(c: Client) -> dict[str, Any]:
+    user: dict[str, Any] = {
+        "username": c.service_account_username,
+        "enabled": True,
+        "serviceAccountClientId": c.client_id,
+        "realmRoles": list(c.service_account_roles),
+    }
+    if c.service_account_client_roles:
+        user["clientRoles"] = {k: list(v) for k, v in c.service_account_client_roles.items()}
+    return user
+
+
+def integration_client(c: Client) -> dict[str, Any]:
+    """A client created through the admin API, as Keycloak imports it (secret as a placeholder)."""
+    rep = representation(c)
+    rep.pop("id", None)
+    rep["defaultClientScopes"] = DEFAULT_SCOPES
+    if c.authenticator == "client-secret":
+        # only a hash is kept: after the import, rotate the secret through the registry's API
+        rep["secret"] = secret_placeholder(c.client_id)
+    return rep
+
+
 def keycloak_realm(
-    definition: RealmDefinition, *, users: list[User] | None = None
+    definition: RealmDefinition,
+    *,
+    users: list[User] | None = None,
+    clients: list[Client] | None = None,
 ) -> dict[str, Any]:
-    """A realm representation Keycloak imports with ``--import-realm`` or the Keycloak operator."""
-    clients = []
+    """A realm representation Keycloak imports with ``--import-realm`` or the Keycloak operator.
+
+    ``clients`` are those created through the admin API (integration clients), if wanted.
+    """
+    out_clients = []
     service_users = []
     for c in definition.clients.values():
         rep: dict[str, Any] = {
@@ -115,16 +149,13 @@ def keycloak_realm(
             ]
             rep["attributes"]["pkce.code.challenge.method"] = "S256"
             rep["attributes"]["post.logout.redirect.uris"] = "##".join(c.post_logout_redirect_uris)
-        clients.append(rep)
+        out_clients.append(rep)
         if c.service_account:
-            service_users.append(
-                {
-                    "username": f"service-account-{c.client_id}",
-                    "enabled": True,
-                    "serviceAccountClientId": c.client_id,
-                    "realmRoles": list(c.service_account_roles),
-                }
-            )
+            service_users.append(_service_user(c))
+    for c in clients or []:
+        out_clients.append(integration_client(c))
+        if c.service_account:
+            service_users.append(_service_user(c))
     return {
         "realm": definition.realm,
         "displayName": definition.display_name,
@@ -135,6 +166,10 @@ def keycloak_realm(
         "permanentLockout": False,
         "failureFactor": 10,
         "accessTokenLifespan": definition.access_token_lifespan,
+        "eventsEnabled": True,
+        "eventsExpiration": 30 * 86_400,
+        "enabledEventTypes": EVENT_TYPES,
+        "eventsListeners": ["jboss-logging"],
         "ssoSessionIdleTimeout": definition.sso_session_idle_timeout,
         "ssoSessionMaxLifespan": definition.sso_session_max_lifespan,
         "internationalizationEnabled": True,
@@ -209,6 +244,6 @@ def keycloak_realm(
                 }
             ],
         },
-        "clients": clients,
+        "clients": out_clients,
         "users": service_users + [_user(u) for u in (users or [])],
     }

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import fnmatch
+import hashlib
+import hmac
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -20,21 +22,83 @@ def user_id(username: str) -> str:
     return str(uuid.uuid5(_NS, username))
 
 
+def client_uuid(client_id: str) -> str:
+    """A stable internal id for a client defined in the realm file (Keycloak's ``id``)."""
+    return str(uuid.uuid5(_NS, f"client:{client_id}"))
+
+
+def secret_hash(secret: str) -> str:
+    """The stored form of a generated client secret (256 random bits: a plain SHA-256 suffices)."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
 @dataclass(frozen=True)
 class Client:
     client_id: str
     public: bool = False
-    secret: str | None = None
+    secret: str | None = None  # clients of the realm file: the development secret itself
     name: str | None = None
     direct_access_grants: bool = False
     standard_flow: bool = False
     redirect_uris: tuple[str, ...] = ()
     post_logout_redirect_uris: tuple[str, ...] = ()
     service_account_roles: tuple[str, ...] = ()
+    # client roles of the service account, e.g. {"realm-management": ("manage-clients",)}
+    service_account_client_roles: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # clients created through the admin API
+    id: str = ""
+    managed: bool = False
+    enabled: bool = True
+    description: str = ""
+    secret_hash: str | None = None
+    authenticator: str = "client-secret"  # or "client-jwt" (RFC 7523 private_key_jwt)
+    service_accounts_enabled: bool = False
+    attributes: dict[str, str] = field(default_factory=dict)
+    protocol_mappers: tuple[dict[str, Any], ...] = ()
+    created_at: int = 0
 
     @property
     def service_account(self) -> bool:
-        return bool(self.service_account_roles)
+        return self.service_accounts_enabled or bool(self.service_account_roles)
+
+    @property
+    def uuid(self) -> str:
+        return self.id or client_uuid(self.client_id)
+
+    @property
+    def service_account_username(self) -> str:
+        return f"service-account-{self.client_id}"
+
+    @property
+    def certificate(self) -> str | None:
+        """The base64 DER certificate whose key signs this client's assertions."""
+        return self.attributes.get("jwt.credential.certificate") or None
+
+    def secret_matches(self, secret: str | None) -> bool:
+        if not secret:
+            return False
+        if self.secret is not None:
+            return hmac.compare_digest(secret.encode(), self.secret.encode())
+        if self.secret_hash is not None:
+            return hmac.compare_digest(secret_hash(secret), self.secret_hash)
+        return False
+
+    def hardcoded_claims(self) -> dict[str, Any]:
+        """Claims of the client's hard-coded claim mappers (Keycloak's ``oidc-hardcoded-claim-mapper``)."""
+        out: dict[str, Any] = {}
+        for m in self.protocol_mappers:
+            cfg = m.get("config") or {}
+            if m.get("protocolMapper") != "oidc-hardcoded-claim-mapper":
+                continue
+            if str(cfg.get("access.token.claim", "true")) != "true" or not cfg.get("claim.name"):
+                continue
+            out[str(cfg["claim.name"])] = cfg.get("claim.value")
+        return out
+
+    @property
+    def token_lifespan(self) -> int | None:
+        raw = self.attributes.get("access.token.lifespan")
+        return int(raw) if raw and raw.isdigit() and int(raw) > 0 else None
 
     def redirect_allowed(self, uri: str, *, logout: bool = False) -> bool:
         patterns = self.post_logout_redirect_uris if logout else self.redirect_uris
@@ -83,6 +147,9 @@ class RealmDefinition:
             c = dict(c)
             for k in ("redirect_uris", "post_logout_redirect_uris", "service_account_roles"):
                 c[k] = tuple(c.get(k, ()))
+            c["service_account_client_roles"] = {
+                k: tuple(v) for k, v in (c.get("service_account_client_roles") or {}).items()
+            }
             clients[c["client_id"]] = Client(**c)
         return cls(
             realm=raw["realm"],

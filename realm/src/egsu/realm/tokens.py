@@ -226,9 +226,10 @@ class TokenIssuer:
     def service_tokens(self, client: Client) -> dict[str, Any]:
         """A client-credentials token for a service account (no refresh token, as Keycloak)."""
         now = int(time.time())
-        username = f"service-account-{client.client_id}"
-        access = {
-            "exp": now + self.realm.access_token_lifespan,
+        lifespan = client.token_lifespan or self.realm.access_token_lifespan
+        username = client.service_account_username
+        access: dict[str, Any] = {
+            "exp": now + lifespan,
             "iat": now,
             "jti": str(uuid.uuid4()),
             "iss": self.issuer,
@@ -243,9 +244,15 @@ class TokenIssuer:
             "client_id": client.client_id,
             "email_verified": False,
         }
+        if client.service_account_client_roles:
+            access["resource_access"] = {
+                k: {"roles": list(v)} for k, v in client.service_account_client_roles.items()
+            }
+        for k, v in client.hardcoded_claims().items():
+            access.setdefault(k, v)  # a mapper adds claims, it never replaces the realm's own
         return {
             "access_token": self._sign(access),
-            "expires_in": self.realm.access_token_lifespan,
+            "expires_in": lifespan,
             "refresh_expires_in": 0,
             "token_type": "Bearer",
             "not-before-policy": 0,

@@ -10,7 +10,6 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import httpx
 import typer
 from rich.console import Console
 from rich.progress import (
@@ -22,7 +21,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from egsu.simulator.client import IngestUnavailable, Token
+from egsu.simulator.client import IngestUnavailable, api, pool
 from egsu.simulator.defects import Rates, parse_rates
 
 if TYPE_CHECKING:
@@ -155,12 +154,6 @@ def _progress() -> Progress:
     )  # fmt: skip
 
 
-def _client() -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        timeout=httpx.Timeout(120.0, connect=10.0), limits=httpx.Limits(max_connections=32)
-    )
-
-
 async def do_seed(
     system: EnergySystem,
     url: str,
@@ -176,15 +169,15 @@ async def do_seed(
 
     if var is not None:
         add_realm_users(system, var)
-    async with _client() as http:
-        token = Token(url, user, password)
+    async with pool() as http:
+        client = api(http, url, user, password, max_wait=900, base_url=registry_url)
         if show:
             with _progress() as bar:
                 task = bar.add_task("registry", total=len(system.bins))
-                seeder = Seeder(system, http, token, registry_url or url, concurrency=concurrency,
+                seeder = Seeder(system, client, concurrency=concurrency,
                                 on_subject=lambda: bar.update(task, advance=1))  # fmt: skip
                 return await seeder.run()
-        return await Seeder(system, http, token, registry_url or url, concurrency=concurrency).run()
+        return await Seeder(system, client, concurrency=concurrency).run()
 
 
 @app.command()
@@ -262,7 +255,7 @@ async def run_backfill(sim: Simulation, url: str, first: date, upto: int, rates:
 
     per_day = _readings_per_day(sim.sys)
     total = int(per_day * (upto - local_midnight(first)) / 86400)
-    async with _client() as http:
+    async with pool() as http:
         poster = Poster(http, url, concurrency=concurrency)
         if show:
             with _progress() as bar:
@@ -325,7 +318,7 @@ def live(
     async def main() -> None:
         stop = asyncio.Event()
         stop_on_signals(stop)
-        async with _client() as http:
+        async with pool() as http:
             poster = Poster(http, url, concurrency=8)
             clock = SimClock(start_ts, speed, future=future)
             console.print(f"live from {iso(int(start_ts))} at {speed:g}× — Ctrl-C stops")

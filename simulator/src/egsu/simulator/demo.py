@@ -9,6 +9,7 @@ backfill continues where it stopped, and the registers continue from the same fi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import threading
@@ -18,9 +19,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import httpx
-
-from egsu.simulator.client import IngestUnavailable
+from egsu.client import NO_RETRY, EgsuClient, EgsuClientError
+from egsu.simulator.client import IngestUnavailable, pool
 from egsu.simulator.defects import Rates
 from egsu.simulator.generator import Simulation, iso, local_midnight
 from egsu.simulator.model import build
@@ -56,13 +56,11 @@ def _phase(phase: str, **kw: Any) -> None:
 
 
 async def _wait_ready(url: str, stop: asyncio.Event) -> None:
-    async with httpx.AsyncClient(timeout=5) as http:
+    async with EgsuClient(url, retry=NO_RETRY, timeout=5) as gateway:
         while not stop.is_set():
-            try:
-                if (await http.get(f"{url}/readyz")).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
+            with contextlib.suppress(EgsuClientError):
+                await gateway.get("/readyz")
+                return
             await asyncio.sleep(1)
 
 
@@ -77,7 +75,7 @@ async def run_demo(
     status_port: int,
     speed: float,
 ) -> None:
-    from egsu.simulator.cli import _client, do_seed
+    from egsu.simulator.cli import do_seed
 
     if status_port:
         serve_status(status_port)
@@ -115,7 +113,7 @@ async def run_demo(
     weather = asyncio.create_task(feed(sim, url, state, save, stop, first=epoch, clock=time.time))
     try:
         live_from = int(time.time() - 2 * 3600) // 300 * 300
-        async with _client() as http:
+        async with pool() as http:
             poster = Poster(http, url, concurrency=4, max_wait=120)
             done = int(state.get("posted_until") or local_midnight(epoch))
 

@@ -23,7 +23,9 @@ import httpx
 import numpy as np
 import polars as pl
 
-from egsu.simulator.client import IngestUnavailable, Token, send
+from egsu.client import ApiError, Conflict, EgsuClient, Unreachable
+from egsu.client.retry import RETRY_STATUSES
+from egsu.simulator.client import IngestUnavailable, api
 from egsu.simulator.generator import TZ_OFFSET, Events, Readings, Simulation, iso, local_midnight
 from egsu.simulator.model import EnergySystem
 from egsu.simulator.output import readings_frame
@@ -116,45 +118,45 @@ class Poster:
         self.gateway = gateway.rstrip("/")
         self.sem = asyncio.Semaphore(concurrency)
         self.max_wait = max_wait
-        self.tokens: dict[str, Token] = {}
+        self.clients: dict[str, EgsuClient] = {}
         self.stats = PostStats()
 
-    def token(self, b: str) -> Token:
-        if b not in self.tokens:
-            self.tokens[b] = Token(self.gateway, f"subject-{b}")
-        return self.tokens[b]
+    def client(self, b: str) -> EgsuClient:
+        if b not in self.clients:
+            self.clients[b] = api(self.http, self.gateway, f"subject-{b}", max_wait=self.max_wait)
+        return self.clients[b]
 
     async def post(self, batch: Batch) -> dict[str, Any] | None:
-        async with self.sem:
-            r = await send(
-                self.http, "POST", self.gateway + INGEST, token=self.token(batch.subject_bin),
-                content=batch.body, max_wait=self.max_wait,
-                headers={"Content-Type": "application/json", "Idempotency-Key": batch.key},
-            )  # fmt: skip
         st = self.stats
+        try:
+            async with self.sem:
+                receipt = await self.client(batch.subject_bin).post_readings_json(
+                    batch.body, idempotency_key=batch.key
+                )
+        except Unreachable as exc:
+            raise IngestUnavailable(str(exc)) from exc
+        except ApiError as exc:
+            st.batches += 1
+            st.readings += batch.readings
+            if exc.status == 404 and exc.code == "unknown_area":
+                raise IngestUnavailable("the System has no ingest API (/api/v1/ingest)") from exc
+            if exc.status in RETRY_STATUSES:
+                raise IngestUnavailable(
+                    f"ingest kept answering {exc.status} for {self.max_wait:.0f} s"
+                ) from exc
+            if isinstance(exc, Conflict):
+                st.conflicts += 1
+            else:
+                st.failed += 1
+            st.note(f"{batch.key}: {exc.status} {exc.code} {exc.detail[:200]}")
+            return None
         st.batches += 1
         st.readings += batch.readings
-        if r.status_code in (200, 201, 202):
-            receipt: dict[str, Any] = r.json()
-            rejected = receipt.get("rejected") or []
-            st.accepted += int(receipt.get("accepted", batch.readings - len(rejected)))
-            st.rejected += len(rejected)
-            for x in rejected[:3]:
-                st.note(f"{batch.subject_bin}: rejected {x}")
-            return receipt
-        if r.status_code == 404 and "unknown_area" in r.text:
-            raise IngestUnavailable("the System has no ingest API (/api/v1/ingest)")
-        if r.status_code == 409:
-            st.conflicts += 1
-            st.note(f"{batch.key}: 409 {r.text[:200]}")
-            return None
-        if r.status_code in (429, 502, 503, 504):
-            raise IngestUnavailable(
-                f"ingest kept answering {r.status_code} for {self.max_wait:.0f} s"
-            )
-        st.failed += 1
-        st.note(f"{batch.key}: {r.status_code} {r.text[:200]}")
-        return None
+        st.accepted += receipt.accepted
+        st.rejected += receipt.rejected_count
+        for x in receipt.rejected[:3]:
+            st.note(f"{batch.subject_bin}: rejected {x.model_dump()}")
+        return receipt.model_dump(mode="json")
 
     async def post_all(
         self, items: list[Batch], on_done: Callable[[Batch], None] | None = None

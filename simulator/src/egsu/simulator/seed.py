@@ -14,10 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
-
+from egsu.client import ApiError, Conflict, EgsuClient, EgsuClientError
 from egsu.simulator import payloads
-from egsu.simulator.client import Refused, Token, send
 from egsu.simulator.model import EnergySystem
 
 log = logging.getLogger("egsu.simulator")
@@ -48,17 +46,13 @@ class Seeder:
     def __init__(
         self,
         system: EnergySystem,
-        http: httpx.AsyncClient,
-        token: Token,
-        base: str,
+        client: EgsuClient,
         *,
         concurrency: int = 8,
         on_subject: Callable[[], None] | None = None,
     ) -> None:
         self.s = system
-        self.http = http
-        self.token = token
-        self.base = base.rstrip("/") + R
+        self.client = client
         self.sem = asyncio.Semaphore(concurrency)
         self.report = SeedReport()
         self.on_subject = on_subject
@@ -76,38 +70,26 @@ class Seeder:
         for i, b in enumerate(system.obligations["subject_bin"]):
             self.obligations_of.setdefault(b, []).append(i)
 
-    async def _call(self, method: str, path: str, **kw: Any) -> httpx.Response:
-        async with self.sem:
-            return await send(
-                self.http, method, self.base + path, token=self.token, max_wait=900, **kw
-            )
-
     async def _all(self, path: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        cursor = None
-        while True:
-            q = {**params, "limit": 1000, **({"cursor": cursor} if cursor else {})}
-            r = await self._call("GET", path, params=q)
-            if r.status_code != 200:
-                raise Refused(r)
-            body = r.json()
-            items += body["items"]
-            cursor = body.get("next_cursor")
-            if not cursor:
-                return items
+        async with self.sem:
+            return [x async for x in self.client.paginate(R + path, page_size=1000, **params)]
 
     async def _create(self, entity: str, path: str, body: dict[str, Any]) -> dict[str, Any] | None:
-        r = await self._call("POST", path, json=body)
-        if r.status_code == 201:
-            self.report.count(entity, True)
-            return r.json()  # type: ignore[no-any-return]
-        if r.status_code == 409:
+        try:
+            async with self.sem:
+                # a repeated create is answered 409 and counted as existing: safe to retry
+                r = await self.client.request("POST", R + path, json=body, idempotent=True)
+        except Conflict:
             self.report.count(entity, False)
             return None
-        self.report.errors.append(
-            f"{entity} {body.get('code') or body.get('bin') or body.get('name_ru') or body.get('name')}: {r.status_code} {r.text[:300]}"
-        )
-        return None
+        except ApiError as exc:
+            name = body.get("code") or body.get("bin") or body.get("name_ru") or body.get("name")
+            self.report.errors.append(
+                f"{entity} {name}: {exc.status} {exc.code} {exc.detail[:300]}"
+            )
+            return None
+        self.report.count(entity, r.status_code == 201)
+        return r.json()  # type: ignore[no-any-return]
 
     async def subject(self, j: int) -> None:
         s = self.s
@@ -131,10 +113,9 @@ class Seeder:
             if row is not None:
                 fac_ids[s.facilities["key"][i]] = row["id"]
         # metering points
-        r = await self._call("GET", "/metering-points/index", params={"subject_bin": b})
-        if r.status_code != 200:
-            raise Refused(r)
-        point_ids = {p["code"]: p["id"] for p in r.json()["items"]}
+        async with self.sem:
+            index = await self.client.get(R + "/metering-points/index", subject_bin=b)
+        point_ids = {p["code"]: p["id"] for p in index["items"]}
         todo = [
             i for fk in fac_ids for i in self.points_of.get(fk, []) if s.codes[i] not in point_ids
         ]
@@ -194,7 +175,7 @@ class Seeder:
         async def one(j: int) -> None:
             try:
                 await self.subject(j)
-            except (Refused, httpx.HTTPError, RuntimeError) as exc:
+            except EgsuClientError as exc:
                 self.report.errors.append(f"subject {self.s.bins[j]}: {exc}")
 
         await asyncio.gather(*(one(j) for j in range(len(self.s.bins))))

@@ -15,9 +15,8 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
-import httpx
-
-from egsu.simulator.client import Token, send
+from egsu.client import EgsuClient, EgsuClientError, NotFound
+from egsu.simulator.client import api, pool
 from egsu.simulator.generator import Simulation, local_midnight
 from egsu.simulator.post import _sleep, weather_batch
 
@@ -26,19 +25,17 @@ WEATHER = "/api/v1/forecast/weather"
 CHUNK = 5000
 
 
-async def post_items(
-    http: httpx.AsyncClient, url: str, token: Token, items: list[dict[str, Any]]
-) -> int | None:
+async def post_items(client: EgsuClient, items: list[dict[str, Any]]) -> int | None:
     """Post weather items in chunks; returns how many were stored, None when the System has no
     forecast service (yet)."""
     stored = 0
     for i in range(0, len(items), CHUNK):
         body = {"source": "simulator", "items": items[i : i + CHUNK]}
-        r = await send(http, "POST", f"{url}{WEATHER}", token=token, json=body, max_wait=120)
-        if r.status_code == 404:
+        try:
+            # a repeated chunk stores the same values again: safe to retry after any failure
+            r = await client.request("POST", WEATHER, json=body, idempotent=True)
+        except NotFound:
             return None
-        if r.status_code >= 400:
-            raise RuntimeError(f"{r.status_code} {r.text[:300]}")
         stored += sum(int(v) for v in r.json().get("stored", {}).values())
     return stored
 
@@ -56,19 +53,17 @@ async def feed(
     clock: Callable[[], float],
 ) -> None:
     """Post the weather that is due, then again every hour, until ``stop``."""
-    token = Token(url, user, password)
     # the first forecast that covers the first day was issued the day before
     start = local_midnight(first) - 86400
-    async with httpx.AsyncClient(timeout=60) as http:
+    async with pool() as http:
+        client = api(http, url, user, password, max_wait=120)
         while not stop.is_set():
             now = int(clock())
             after = int(state.get("weather_posted_until") or start)
             body = await asyncio.to_thread(weather_batch, sim, after, now)
             try:
-                stored = await post_items(
-                    http, url, token, body["observations"] + body["forecasts"]
-                )
-            except Exception as exc:  # the demo goes on without weather; try again next hour
+                stored = await post_items(client, body["observations"] + body["forecasts"])
+            except EgsuClientError as exc:  # the demo goes on without weather; next hour again
                 log.warning("weather: %s", exc)
                 stored = 0
             if stored is None:

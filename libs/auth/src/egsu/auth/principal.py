@@ -40,6 +40,11 @@ class Principal:
             return None
         return self.bin or "-"  # a subject user without a BIN sees nothing
 
+    @property
+    def is_client(self) -> bool:
+        """A machine: the token was issued to a client's service account (client credentials)."""
+        return bool(self.claims.get("client_id") or self.claims.get("clientId"))
+
     def can_see_subject(self, subject_bin: str) -> bool:
         scope = self.scope_bin
         return scope is None or scope == subject_bin

@@ -37,6 +37,12 @@ class TokenVerifier:
         self._lock = asyncio.Lock()
         self.leeway = leeway
         self.min_refresh_interval = min_refresh_interval
+        # integration clients revoked lately: client id -> when (Unix seconds); see revoke_client
+        self.revoked_clients: dict[str, float] = {}
+
+    def revoke_client(self, client_id: str, revoked_at: float) -> None:
+        """Refuse from now on every token of ``client_id`` issued up to ``revoked_at``."""
+        self.revoked_clients[client_id] = max(revoked_at, self.revoked_clients.get(client_id, 0))
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -121,4 +127,9 @@ class TokenVerifier:
             raise Unauthorized(f"the token is not valid: {exc}", code="invalid_token") from None
         if claims.get("typ", "Bearer") != "Bearer":
             raise Unauthorized("only access tokens are accepted", code="invalid_token")
+        revoked = self.revoked_clients.get(str(claims.get("azp", "")))
+        if revoked is not None and float(claims["iat"]) <= revoked + self.leeway:
+            raise Unauthorized(
+                "the client this token was issued to has been revoked", code="client_revoked"
+            )
         return claims

@@ -33,6 +33,18 @@ class VerificationDue(BaseModel):
     overdue: bool
 
 
+class ClientRevoked(BaseModel):
+    """Published on ``egsu.registry.events.client_revoked``: refuse this client's tokens at once.
+
+    Tokens issued before ``revoked_at`` (Unix seconds) are refused; a new one cannot be had,
+    since the realm (Keycloak) refuses the disabled client.
+    """
+
+    client_id: str
+    revoked_at: float
+    subject_bin: str | None = None
+
+
 class PointIndexItem(BaseModel):
     """What ingest, measurements and monitoring need to know about a metering point."""
 

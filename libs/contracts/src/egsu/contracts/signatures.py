@@ -32,6 +32,7 @@ FailureCode = Literal[
     "unsupported_algorithm",
     "malformed",
     "signing_time_in_future",  # a warning only
+    "bin_mismatch",
 ]
 KeyPurpose = Literal["signing", "authentication", "unknown"]
 HolderType = Literal["individual", "legal_entity_head", "legal_entity_employee", "unknown"]
@@ -99,6 +100,11 @@ FAILURE_MESSAGES: dict[str, dict[str, str]] = {
         "ru": "Время подписания указано в будущем.",
         "kk": "Қол қою уақыты болашақта көрсетілген.",
         "en": "The signing time lies in the future.",
+    },
+    "bin_mismatch": {
+        "ru": "Сертификат выдан другой организации (БИН не совпадает).",
+        "kk": "Сертификат басқа ұйымға берілген (БСН сәйкес емес).",
+        "en": "The certificate was issued to another organisation (the BIN differs).",
     },
 }
 
@@ -237,7 +243,32 @@ class CertificateReport(BaseModel):
     checked_at: datetime
 
 
+class CertificateCheckRequest(BaseModel):
+    certificate: str = Field(
+        max_length=64 * 1024, description="The certificate: PEM, or base64 of its DER"
+    )
+    bin: str = Field(
+        pattern=r"^\d{12}$", description="The BIN the certificate must have been issued to"
+    )
+
+
+class CertificateCheckResult(CertificateReport):
+    usable: bool = Field(
+        description="Trusted and unrevoked now, an RSA key for signatures, issued to the BIN"
+    )
+
+
 VERIFY_PATH = "/api/v1/validation/cms/verify"
+CHECK_PATH = "/api/v1/validation/x509/check"
+
+
+async def check_client_certificate(
+    client: httpx.AsyncClient, certificate_b64: str, bin_: str
+) -> CertificateCheckResult:
+    """Ask the validation service whether a certificate may authenticate a subject's client."""
+    resp = await client.post(CHECK_PATH, json={"certificate": certificate_b64, "bin": bin_})
+    resp.raise_for_status()
+    return CertificateCheckResult.model_validate(resp.json())
 
 
 async def verify_cms(

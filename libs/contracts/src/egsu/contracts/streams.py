@@ -48,6 +48,7 @@ INGEST_EVENTS = "egsu.ingest.events"  # egsu.ingest.events.<kind>: compliance ov
 TELEMETRY = "egsu.telemetry"  # egsu.telemetry.<bin>: readings a subject publishes straight to NATS
 REGISTRY_CHANGED = "egsu.registry.changed"  # egsu.registry.changed.<entity>
 REGISTRY_EVENTS = "egsu.registry.events"  # egsu.registry.events.<kind>: verification due, …
+CLIENT_REVOKED = f"{REGISTRY_EVENTS}.client_revoked"  # an integration client was revoked
 READINGS_STORED = (
     "egsu.readings.stored"  # egsu.readings.stored.<bin>: a batch reached the historian
 )

@@ -8,6 +8,7 @@ they hold, then drains the bus, then closes the database.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from fastapi import FastAPI
 from egsu.auth import TokenVerifier
 from egsu.bus import Bus
 from egsu.bus.audit import AuditLog
+from egsu.bus.revocations import follow_client_revocations
 from egsu.core.service import add_ready_check
 from egsu.core.settings import Settings
 from egsu.db import Database
@@ -86,6 +88,15 @@ def service_lifespan(
             if rt.bus is not None:
                 await rt.bus.wait_connected()
                 await rt.bus.ensure_streams()
+                # each service refuses a revoked client's tokens itself, not only the gateway
+                following = await follow_client_revocations(rt.bus, verifier.revoke_client)
+
+                async def stop_following() -> None:
+                    following.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await following
+
+                rt.closers.append(stop_following)
             if rt.store is not None:
                 await rt.store.ensure_buckets()
             if on_start is not None:

@@ -88,6 +88,9 @@ def entry_filter(
         str | None, Query(max_length=200, description="User id (token subject).")
     ] = None,
     role: Annotated[str | None, Query(max_length=50)] = None,
+    client: Annotated[
+        str | None, Query(max_length=200, description="The OAuth client (an integration client).")
+    ] = None,
     bin: Annotated[
         str | None, Query(pattern=r"^\d{12}$", description="The actor's subject BIN/IIN.")
     ] = None,
@@ -112,6 +115,7 @@ def entry_filter(
         actor=actor,
         actor_id=actor_id,
         role=role,
+        client_id=client,
         subject_bin=bin,
         action=action,
         kind=kind,

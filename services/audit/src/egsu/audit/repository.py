@@ -25,6 +25,7 @@ class EntryFilter:
     actor: str | None = None
     actor_id: str | None = None
     role: str | None = None
+    client_id: str | None = None
     subject_bin: str | None = None
     action: str | None = None
     kind: str | None = None
@@ -49,6 +50,7 @@ class EntryFilter:
             )
         for col, value in (
             (entry.c.actor_username, self.actor),
+            (entry.c.client_id, self.client_id),
             (entry.c.subject_bin, self.subject_bin),
             (entry.c.object_id, self.object_id),
         ):

@@ -19,11 +19,21 @@ from egsu.core.errors import FieldError, NotFound, PayloadTooLarge, Unprocessabl
 from egsu.core.time import utcnow
 from egsu.registry import repository as repo
 from egsu.registry import schemas as s
-from egsu.registry.deps import Anyone, Listing, ListParams, MinistryOps, ReadOps, WriteOps
+from egsu.registry.deps import (
+    Anyone,
+    ClientOps,
+    Listing,
+    ListParams,
+    MinistryClientOps,
+    MinistryOps,
+    ReadOps,
+    WriteOps,
+)
 from egsu.registry.entities import (
     DEVICE,
     DOCUMENT,
     FACILITY,
+    INTEGRATION_CLIENT,
     METERING_POINT,
     OBLIGATION,
     PROPOSAL,
@@ -661,3 +671,94 @@ async def reject_proposal(
     return s.ProposalRead.model_validate(
         await ops.decide(str(id), False, body.comment if body else None)
     )
+
+
+# --- integration clients -----------------------------------------------------------------------
+
+
+def _issued(request: Request, row: dict[str, Any], secret: str | None) -> s.IntegrationClientIssued:
+    settings = request.app.state.settings
+    return s.IntegrationClientIssued.model_validate(
+        {
+            **row,
+            "client_secret": secret,
+            "token_endpoint": f"{settings.oidc_issuer}/protocol/openid-connect/token",
+            "token_lifetime_seconds": settings.client_token_lifespan,
+        }
+    )
+
+
+@router.post(
+    "/clients",
+    status_code=201,
+    summary="Create an integration client for a subject or a state body (ministry); the secret is shown once",
+    tags=["integration clients"],
+)
+async def create_client(
+    body: s.IntegrationClientCreate, ops: MinistryClientOps, request: Request
+) -> s.IntegrationClientIssued:
+    row, secret = await ops.create(body)
+    return _issued(request, row, secret)
+
+
+@router.get(
+    "/clients",
+    summary="Integration clients; a subject sees only its own",
+    tags=["integration clients"],
+)
+async def list_clients(
+    ops: ClientOps,
+    request: Request,
+    params: Listing,
+    subject_bin: str | None = None,
+    kind: s.ClientKind | None = None,
+    status: str | None = None,
+) -> Page[s.IntegrationClientRead]:
+    return await _list(
+        ops,  # type: ignore[arg-type]
+        request,
+        INTEGRATION_CLIENT,
+        params,
+        {"subject_bin": subject_bin, "kind": kind, "status": status},
+    )
+
+
+@router.get("/clients/{client_id}", summary="One integration client", tags=["integration clients"])
+async def get_client(client_id: str, ops: ClientOps) -> s.IntegrationClientRead:
+    return s.IntegrationClientRead.model_validate(await ops.get(client_id))
+
+
+@router.post(
+    "/clients/{client_id}/rotate",
+    summary="A new secret for the client (shown once); the old one stops working at once",
+    tags=["integration clients"],
+)
+async def rotate_client(
+    client_id: str, ops: ClientOps, request: Request
+) -> s.IntegrationClientIssued:
+    row, secret = await ops.rotate(client_id)
+    return _issued(request, row, secret)
+
+
+@router.put(
+    "/clients/{client_id}/certificate",
+    summary="Authenticate the client with the subject's NCA RK RSA certificate (private_key_jwt)",
+    tags=["integration clients"],
+)
+async def set_client_certificate(
+    client_id: str, body: s.ClientCertificateSubmit, ops: ClientOps
+) -> s.IntegrationClientRead:
+    return s.IntegrationClientRead.model_validate(
+        await ops.set_certificate(client_id, body.certificate)
+    )
+
+
+@router.post(
+    "/clients/{client_id}/revoke",
+    summary="Revoke the client (ministry): no new tokens, and its tokens are refused at once",
+    tags=["integration clients"],
+)
+async def revoke_client(
+    client_id: str, body: s.ClientRevoke, ops: MinistryClientOps
+) -> s.IntegrationClientRead:
+    return s.IntegrationClientRead.model_validate(await ops.revoke(client_id, body.reason))

@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 
 from fastapi import FastAPI, Request, Response
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
+from egsu.auth.client import service_client
 from egsu.core.service import create_service_app
 from egsu.core.settings import get_settings
 from egsu.registry.api import router
 from egsu.registry.config import RegistrySettings
-from egsu.registry.events import verification_scanner
+from egsu.registry.events import login_event_importer, verification_scanner
+from egsu.registry.identity import IdentityProvider
 from egsu.registry.models import SCHEMA, outbox
 from egsu.runtime import Runtime, service_lifespan
 from egsu.runtime.outbox import OutboxRelay
+
+log = logging.getLogger("egsu.registry")
 
 
 def create_app() -> FastAPI:
@@ -32,12 +37,29 @@ def create_app() -> FastAPI:
                 rt.db, relay, settings.verification_scan_seconds, settings.verification_notice_days
             )
         )
+        identity = IdentityProvider(settings)
+        app.state.identity = identity
+        try:
+            app.state.validation = service_client(settings, "validation")
+        except RuntimeError as exc:  # certificates cannot be checked; everything else works
+            log.warning("no validation service: %s", exc)
+            app.state.validation = None
+        assert rt.audit is not None
+        importer = asyncio.create_task(
+            login_event_importer(
+                rt.db, identity, rt.audit, relay, settings.login_events_poll_seconds
+            )
+        )
 
         async def stop() -> None:
-            scanner.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await scanner
+            for task in (scanner, importer):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await relay.stop()
+            await identity.aclose()
+            if app.state.validation is not None:
+                await app.state.validation.aclose()
 
         rt.closers.append(stop)
 

@@ -9,6 +9,7 @@ from fastapi import Depends, Query, Request
 from egsu.auth import Principal, public, require_roles
 from egsu.bus.audit import AuditLog
 from egsu.db.deps import Session
+from egsu.registry.clients import IntegrationClients
 from egsu.registry.service import Registry
 
 Reader = Annotated[
@@ -16,6 +17,8 @@ Reader = Annotated[
 ]
 Writer = Annotated[Principal, Depends(require_roles("ministry", "subject"))]
 Ministry = Annotated[Principal, Depends(require_roles("ministry"))]
+# Integration clients: the ministry manages them; a subject lists and rotates its own.
+ClientOwners = Annotated[Principal, Depends(require_roles("ministry", "subject"))]
 Anyone = Annotated[Principal | None, Depends(public)]
 
 
@@ -56,3 +59,22 @@ def ministry_registry(session: Session, request: Request, principal: Ministry) -
 ReadOps = Annotated[Registry, Depends(registry)]
 WriteOps = Annotated[Registry, Depends(writer_registry)]
 MinistryOps = Annotated[Registry, Depends(ministry_registry)]
+
+
+def _clients(session: Session, request: Request, principal: Principal) -> IntegrationClients:
+    state = request.app.state
+    return IntegrationClients(session, principal, state.audit, state.identity, state.validation)
+
+
+def owner_clients(
+    session: Session, request: Request, principal: ClientOwners
+) -> IntegrationClients:
+    return _clients(session, request, principal)
+
+
+def ministry_clients(session: Session, request: Request, principal: Ministry) -> IntegrationClients:
+    return _clients(session, request, principal)
+
+
+ClientOps = Annotated[IntegrationClients, Depends(owner_clients)]
+MinistryClientOps = Annotated[IntegrationClients, Depends(ministry_clients)]

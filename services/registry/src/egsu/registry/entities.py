@@ -140,6 +140,19 @@ PROPOSAL = EntitySpec(
     default_sort="created_at",
 )
 
+INTEGRATION_CLIENT = EntitySpec(
+    "integration_client",
+    "clients",
+    m.integration_client,
+    "client_id",
+    s.IntegrationClientRead,
+    None,
+    None,
+    filters=("subject_bin", "kind", "status"),
+    sorts={"created_at": "created_at", "client_id": "client_id"},
+    default_sort="-created_at",
+)
+
 BY_NAME = {
     e.name: e for e in (SUBJECT, FACILITY, METERING_POINT, DEVICE, SYSTEM, DOCUMENT, OBLIGATION)
 }

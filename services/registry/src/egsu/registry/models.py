@@ -247,4 +247,51 @@ proposal = Table(
     Index(None, "subject_bin"),
 )
 
+# Integration clients (machine access for a subject's systems or a state body's information system).
+# The client itself (credentials, roles, claims) lives in the realm (Keycloak); this is what the
+# realm does not hold: whose it is, on what basis, who made it, and its life cycle.
+integration_client = Table(
+    "integration_client",
+    metadata,
+    Column("client_id", String(64), primary_key=True),
+    Column("idp_id", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("subject_bin", String(12), ForeignKey("subject.bin")),
+    Column("state_body", Text),
+    Column("legal_basis", Text),
+    Column("name", Text, nullable=False),
+    Column("auth_method", String(32), nullable=False),
+    Column("secret_sha256", String(64)),
+    Column("certificate", JSONB),
+    Column("status", String(16), nullable=False, server_default="active"),
+    Column("created_by", Text, nullable=False),
+    Column("rotated_at", DateTime(timezone=True)),
+    Column("rotated_by", Text),
+    Column("revoked_at", DateTime(timezone=True)),
+    Column("revoked_by", Text),
+    Column("revoke_reason", Text),
+    Column("version", Integer, nullable=False, server_default="1"),
+    _ts("created_at"),
+    _ts("updated_at"),
+    _search("client_id", "name", "state_body"),
+    CheckConstraint("kind IN ('subject', 'government')", name="kind"),
+    CheckConstraint(
+        "(kind = 'subject' AND subject_bin IS NOT NULL AND state_body IS NULL)"
+        " OR (kind = 'government' AND subject_bin IS NULL AND state_body IS NOT NULL"
+        " AND legal_basis IS NOT NULL)",
+        name="owner",
+    ),
+    Index(None, "subject_bin"),
+    Index(None, "search", postgresql_using="gin"),
+)
+
+# Where the import of the realm's login events into the audit journal has got to (one row).
+idp_event_cursor = Table(
+    "idp_event_cursor",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("time_ms", BigInteger, nullable=False),
+    Column("ids_at_time", ARRAY(Text), nullable=False, server_default="{}"),
+)
+
 outbox = outbox_table(metadata)

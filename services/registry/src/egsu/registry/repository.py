@@ -7,6 +7,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Select, and_, func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from egsu.db.pagination import keyset, page
@@ -289,3 +290,37 @@ async def mark_verification_notified(session: AsyncSession, device_id: str, due:
     await session.execute(
         update(m.device).where(m.device.c.id == device_id).values(verification_notified_for=due)
     )
+
+
+# --- integration clients -------------------------------------------------------------------------
+
+
+async def clients_by_id(session: AsyncSession, client_ids: set[str]) -> dict[str, dict[str, Any]]:
+    t = m.integration_client
+    if not client_ids:
+        return {}
+    rows = (
+        (await session.execute(select(t).where(t.c.client_id.in_(sorted(client_ids)))))
+        .mappings()
+        .all()
+    )
+    return {r["client_id"]: dict(r) for r in rows}
+
+
+async def lock_event_cursor(session: AsyncSession, start_ms: int) -> dict[str, Any] | None:
+    """The login-event cursor, locked for this transaction; None while another replica holds it."""
+    t = m.idp_event_cursor
+    await session.execute(
+        pg_insert(t).values(id=1, time_ms=start_ms).on_conflict_do_nothing(index_elements=["id"])
+    )
+    row = (
+        (await session.execute(select(t).where(t.c.id == 1).with_for_update(skip_locked=True)))
+        .mappings()
+        .first()
+    )
+    return dict(row) if row else None
+
+
+async def move_event_cursor(session: AsyncSession, time_ms: int, ids: list[str]) -> None:
+    t = m.idp_event_cursor
+    await session.execute(update(t).where(t.c.id == 1).values(time_ms=time_ms, ids_at_time=ids))

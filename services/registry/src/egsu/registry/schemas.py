@@ -568,3 +568,111 @@ class Page(BaseModel):
 
 def code_ok(code: str) -> bool:
     return re.match(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$", code) is not None
+
+
+# --- integration clients ------------------------------------------------------------------------
+
+ClientKind = Literal["subject", "government"]
+AuthMethod = Literal["client_secret", "private_key_jwt"]
+Certificate = Annotated[
+    str,
+    Field(
+        min_length=100,
+        max_length=64 * 1024,
+        description="The NCA RK RSA certificate: PEM, or base64 of its DER",
+    ),
+]
+
+
+class IntegrationClientCreate(_In):
+    kind: ClientKind = Field(
+        description="`subject`: an energy company's system; `government`: a state body's system"
+    )
+    name: str = Field(
+        min_length=3, max_length=200, description="The system, e.g. «АСКУЭ Пирамида, ТЭЦ-3»"
+    )
+    subject_bin: Bin | None = Field(None, description="The subject (kind `subject`)")
+    state_body: str | None = Field(
+        None, min_length=3, max_length=300, description="The state body (kind `government`)"
+    )
+    legal_basis: str | None = Field(
+        None,
+        min_length=5,
+        max_length=500,
+        description="The law or order that entitles the body to the data (kind `government`)",
+    )
+    auth_method: AuthMethod = Field(
+        "client_secret",
+        description="`client_secret` (a secret shown once) or `private_key_jwt` (the subject's "
+        "NCA RK RSA certificate signs an assertion, RFC 7523)",
+    )
+    certificate: Certificate | None = None
+
+    @model_validator(mode="after")
+    def _owner(self) -> IntegrationClientCreate:
+        if self.kind == "subject":
+            if not self.subject_bin:
+                raise ValueError("subject_bin: a subject's client needs the subject's BIN")
+            if self.state_body or self.legal_basis:
+                raise ValueError("state_body: only a state body's client has one")
+        else:
+            if not self.state_body:
+                raise ValueError("state_body: a state body's client needs the body's name")
+            if not self.legal_basis:
+                raise ValueError("legal_basis: a state body's client needs its legal basis")
+            if self.subject_bin:
+                raise ValueError("subject_bin: a state body's client has no subject")
+            if self.auth_method == "private_key_jwt":
+                raise ValueError(
+                    "auth_method: private_key_jwt is for subjects' clients (the certificate's BIN)"
+                )
+        if self.auth_method == "private_key_jwt" and not self.certificate:
+            raise ValueError("certificate: private_key_jwt needs the certificate")
+        if self.auth_method == "client_secret" and self.certificate:
+            raise ValueError("certificate: only with auth_method private_key_jwt")
+        return self
+
+
+class ClientCertificateSubmit(_In):
+    certificate: Certificate
+
+
+class ClientRevoke(_In):
+    reason: str = Field(min_length=3, max_length=500, description="Why the client is revoked")
+
+
+class ClientCertificateRead(BaseModel):
+    serial: str
+    subject: str
+    issuer: str
+    bin: str | None
+    not_after: datetime
+    sha256: str
+
+
+class IntegrationClientRead(BaseModel):
+    client_id: str
+    kind: str
+    name: str
+    subject_bin: str | None
+    state_body: str | None
+    legal_basis: str | None
+    auth_method: str
+    certificate: ClientCertificateRead | None
+    status: str
+    created_by: str
+    created_at: datetime
+    rotated_at: datetime | None
+    rotated_by: str | None
+    revoked_at: datetime | None
+    revoked_by: str | None
+    revoke_reason: str | None
+
+
+class IntegrationClientIssued(IntegrationClientRead):
+    client_secret: str | None = Field(
+        None,
+        description="The secret, shown this once (only its hash is kept); none for private_key_jwt",
+    )
+    token_endpoint: str = Field(description="Where the client gets its tokens")
+    token_lifetime_seconds: int

@@ -8,7 +8,13 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from egsu.contracts.signatures import CertificateReport, CmsVerifyRequest, CmsVerifyResult
+from egsu.contracts.signatures import (
+    CertificateCheckRequest,
+    CertificateCheckResult,
+    CertificateReport,
+    CmsVerifyRequest,
+    CmsVerifyResult,
+)
 from egsu.core.errors import FieldError, PayloadTooLarge, Unprocessable
 from egsu.validation.deps import Ministry, Trust, Verifiers
 from egsu.validation.der import Malformed
@@ -109,6 +115,21 @@ async def x509_info(body: CertificateSubmit, trust: Trust, _: Verifiers) -> Cert
     except Malformed as exc:
         raise malformed(exc) from None
     return CertificateReport.model_validate(report)
+
+
+@router.post(
+    "/x509/check",
+    summary="Whether a certificate may authenticate a subject's client: trusted, unrevoked, RSA, its BIN",
+)
+async def x509_check(
+    body: CertificateCheckRequest, trust: Trust, _: Verifiers
+) -> CertificateCheckResult:
+    try:
+        der = decode_pem_or_der(body.certificate, "certificate", ("CERTIFICATE",))
+        report = await trust.run(trust.verifier.client_certificate_check, der, body.bin)
+    except Malformed as exc:
+        raise malformed(exc) from None
+    return CertificateCheckResult.model_validate(report)
 
 
 # --- trust store --------------------------------------------------------------------------------

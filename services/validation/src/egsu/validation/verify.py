@@ -296,6 +296,26 @@ class Verifier:
             "checked_at": now,
         }
 
+    def client_certificate_check(self, der: bytes, bin_: str) -> dict[str, Any]:
+        """``certificate_report`` plus what client authentication needs: RSA, signatures, the BIN."""
+        report = self.certificate_report(der)
+        cert = parse_certificate(der, "certificate")
+        check = _Check()
+        if not cert.key_algorithm.startswith("rsa"):
+            check.fail(
+                "unsupported_algorithm",
+                f"client assertions are RS256: the key must be RSA, not {cert.key_algorithm}",
+            )
+        if "digital_signature" not in cert.key_usage:
+            check.fail("wrong_key_usage", "the key usage does not include digitalSignature")
+        if cert.bin != bin_:
+            check.fail(
+                "bin_mismatch", f"the certificate's BIN is {cert.bin or 'absent'}, not {bin_}"
+            )
+        report["failed_checks"] = [*report["failed_checks"], *check.failed]
+        report["usable"] = report["trusted"] and not check.failed
+        return report
+
     # --- one signer ------------------------------------------------------------------------------
     def _verify_signer(
         self,

@@ -1,7 +1,7 @@
 """metering points: 80020 code and channel map
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003_exchange_80020
+Revises: 0002_clients
 Create Date: 2026-12-01 09:00:00
 """
 
@@ -9,8 +9,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision = "0002"
-down_revision = "0001"
+revision = "0003_exchange_80020"
+down_revision = "0002_clients"
 branch_labels = None
 depends_on = None
 S = "registry"
